@@ -1,0 +1,365 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Limits bound what one side may feed the decoder, so that a hostile PR
+// cannot exhaust the runner's memory.
+type Limits struct {
+	MaxFileBytes  int64 // one source file
+	MaxTotalBytes int64 // all files of one side
+	MaxDocuments  int   // YAML documents of one side
+	MaxNodes      int   // YAML nodes of one document after alias expansion
+	MaxDepth      int   // nesting depth of one document
+}
+
+// DefaultLimits are generous for real repositories and small enough to stop
+// bombs early.
+var DefaultLimits = Limits{
+	MaxFileBytes:  8 << 20,
+	MaxTotalBytes: 256 << 20,
+	MaxDocuments:  20000,
+	MaxNodes:      1_000_000,
+	MaxDepth:      100,
+}
+
+// SourceError is bad input at a place in a source file.
+type SourceError struct {
+	Location
+	Msg string
+}
+
+func (e *SourceError) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Location.String() + ": " + e.Msg
+}
+
+// Errorf builds a SourceError.
+func Errorf(path string, line int, format string, args ...any) *SourceError {
+	return &SourceError{Location: Location{Path: path, Line: line}, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Decoder turns YAML or JSON streams into Objects, counting against Limits.
+type Decoder struct {
+	Limits    Limits
+	documents int
+	bytes     int64
+}
+
+// NewDecoder returns a decoder for one side.
+func NewDecoder(l Limits) *Decoder { return &Decoder{Limits: l} }
+
+// Decode parses a multi-document YAML (or JSON) stream read from path
+// (already relative to the side's root). Empty documents are skipped; List
+// kinds are flattened; each object records its start line and a locator for
+// its fields.
+func (d *Decoder) Decode(path string, data []byte) ([]Object, error) {
+	if err := d.account(path, int64(len(data))); err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(data) {
+		return nil, Errorf(path, firstInvalidUTF8Line(data), "file is not valid UTF-8")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var out []Object
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, yamlError(path, err)
+		}
+		d.documents++
+		if d.documents > d.Limits.MaxDocuments {
+			return nil, Errorf(path, doc.Line, "too many YAML documents (limit %d per side)", d.Limits.MaxDocuments)
+		}
+		objs, err := d.decodeDocument(path, &doc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+}
+
+func (d *Decoder) account(path string, n int64) error {
+	if n > d.Limits.MaxFileBytes {
+		return Errorf(path, 0, "file is %d bytes, above the limit of %d", n, d.Limits.MaxFileBytes)
+	}
+	d.bytes += n
+	if d.bytes > d.Limits.MaxTotalBytes {
+		return Errorf(path, 0, "sources exceed %d bytes in total", d.Limits.MaxTotalBytes)
+	}
+	return nil
+}
+
+func (d *Decoder) decodeDocument(path string, doc *yaml.Node) ([]Object, error) {
+	if len(doc.Content) == 0 {
+		return nil, nil // empty document
+	}
+	root := doc.Content[0]
+	if err := d.checkSize(path, root); err != nil {
+		return nil, err
+	}
+	v, err := toJSONValue(path, root, 0, d.Limits.MaxDepth)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, nil // a document holding only null or comments
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Errorf(path, root.Line, "document is not a Kubernetes object (a mapping with apiVersion and kind)")
+	}
+	if isList(m) {
+		return d.flattenList(path, root, m)
+	}
+	obj, err := newObject(path, root, m)
+	if err != nil {
+		return nil, err
+	}
+	return []Object{obj}, nil
+}
+
+func isList(m map[string]any) bool {
+	kind, _ := m["kind"].(string)
+	_, hasItems := m["items"]
+	return strings.HasSuffix(kind, "List") && hasItems
+}
+
+func (d *Decoder) flattenList(path string, root *yaml.Node, m map[string]any) ([]Object, error) {
+	items, ok := m["items"].([]any)
+	if !ok {
+		return nil, Errorf(path, root.Line, "%s items is not a list", m["kind"])
+	}
+	itemsNode := mapValue(root, "items")
+	var out []Object
+	for i, it := range items {
+		im, ok := it.(map[string]any)
+		if !ok {
+			return nil, Errorf(path, itemsNode.Content[i].Line, "list item is not an object")
+		}
+		obj, err := newObject(path, itemsNode.Content[i], im)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+func newObject(path string, node *yaml.Node, m map[string]any) (Object, error) {
+	u := &unstructured.Unstructured{Object: m}
+	if u.GetAPIVersion() == "" || u.GetKind() == "" {
+		return Object{}, Errorf(path, node.Line, "object has no apiVersion or kind")
+	}
+	if u.GetName() == "" && u.GetGenerateName() == "" {
+		return Object{}, Errorf(path, node.Line, "%s has no metadata.name", u.GetKind())
+	}
+	return Object{
+		Unstructured: u,
+		Origin:       Origin{Location: Location{Path: path, Line: node.Line}},
+		Locator:      NodeLocator{Path: path, Node: node},
+	}, nil
+}
+
+// checkSize rejects alias bombs: it counts nodes as if every alias were
+// expanded, memoising per anchor so the count itself stays cheap.
+func (d *Decoder) checkSize(path string, root *yaml.Node) error {
+	memo := map[*yaml.Node]int{}
+	var size func(n *yaml.Node, depth int) (int, error)
+	size = func(n *yaml.Node, depth int) (int, error) {
+		if depth > d.Limits.MaxDepth {
+			return 0, Errorf(path, n.Line, "document nests deeper than %d levels", d.Limits.MaxDepth)
+		}
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+			if n == nil {
+				return 1, nil
+			}
+		}
+		if s, ok := memo[n]; ok {
+			return s, nil
+		}
+		total := 1
+		for _, c := range n.Content {
+			s, err := size(c, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			total += s
+			if total > d.Limits.MaxNodes {
+				return 0, Errorf(path, n.Line, "document expands to more than %d YAML nodes (alias bomb?)", d.Limits.MaxNodes)
+			}
+		}
+		memo[n] = total
+		return total, nil
+	}
+	_, err := size(root, 0)
+	return err
+}
+
+// toJSONValue converts a YAML node into the values encoding/json produces
+// (map[string]any, []any, string, int64, float64, bool, nil), the form
+// unstructured objects need. Timestamps stay strings, as kubectl keeps them.
+func toJSONValue(path string, n *yaml.Node, depth, maxDepth int) (any, error) {
+	if depth > maxDepth {
+		return nil, Errorf(path, n.Line, "document nests deeper than %d levels", maxDepth)
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		return toJSONValue(path, n.Alias, depth+1, maxDepth)
+	case yaml.MappingNode:
+		return mappingValue(path, n, depth, maxDepth)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := toJSONValue(path, c, depth+1, maxDepth)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalarValue(path, n)
+	}
+	return nil, Errorf(path, n.Line, "unsupported YAML node")
+}
+
+func mappingValue(path string, n *yaml.Node, depth, maxDepth int) (map[string]any, error) {
+	out := make(map[string]any, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, vn := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			if err := mergeInto(path, out, vn, depth, maxDepth); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			return nil, Errorf(path, k.Line, "mapping key is not a string")
+		}
+		if _, dup := out[k.Value]; dup {
+			return nil, Errorf(path, k.Line, "duplicate key %q", k.Value)
+		}
+		v, err := toJSONValue(path, vn, depth+1, maxDepth)
+		if err != nil {
+			return nil, err
+		}
+		out[k.Value] = v
+	}
+	return out, nil
+}
+
+// mergeInto applies a YAML merge key ("<<: *anchor"); explicit keys win.
+func mergeInto(path string, out map[string]any, vn *yaml.Node, depth, maxDepth int) error {
+	srcs := []*yaml.Node{vn}
+	if vn.Kind == yaml.SequenceNode {
+		srcs = vn.Content
+	}
+	for _, s := range srcs {
+		v, err := toJSONValue(path, s, depth+1, maxDepth)
+		if err != nil {
+			return err
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return Errorf(path, s.Line, "merge key value is not a mapping")
+		}
+		for k, x := range m {
+			if _, set := out[k]; !set {
+				out[k] = x
+			}
+		}
+	}
+	return nil
+}
+
+func scalarValue(path string, n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, Errorf(path, n.Line, "invalid boolean %q", n.Value)
+		}
+		return b, nil
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return i, nil
+		}
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, Errorf(path, n.Line, "invalid integer %q", n.Value)
+		}
+		return f, nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, Errorf(path, n.Line, "invalid number %q", n.Value)
+		}
+		return f, nil
+	}
+	return n.Value, nil
+}
+
+var yamlLineRe = "line "
+
+// yamlError turns a yaml.v3 error ("yaml: line 3: ...") into a SourceError.
+func yamlError(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, yamlLineRe); ok {
+		if num, tail, ok := strings.Cut(rest, ":"); ok {
+			if line, convErr := strconv.Atoi(num); convErr == nil {
+				return Errorf(path, line, "invalid YAML:%s", tail)
+			}
+		}
+	}
+	return Errorf(path, 0, "invalid YAML: %s", msg)
+}
+
+func firstInvalidUTF8Line(data []byte) int {
+	line := 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == utf8.RuneError && size <= 1 {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		data = data[size:]
+	}
+	return line
+}
+
+// MarshalYAML renders a JSON-compatible value as YAML with sorted keys.
+func MarshalYAML(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

@@ -1,0 +1,224 @@
+// Package render turns a source directory into a manifest.Set: it detects the
+// source type as Argo CD does (kustomize, Helm, plain YAML), renders it with
+// the real libraries (kustomize's krusty, the Helm v4 SDK) and records where
+// every object, and where it can every field, comes from in the source.
+//
+// It never touches a cluster.
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/kube-sentient/aegis/manifest"
+)
+
+// Type is a source type.
+type Type string
+
+// Source types, named as Argo CD names them.
+const (
+	Kustomize Type = "kustomize"
+	Helm      Type = "helm"
+	Plain     Type = "plain"
+)
+
+// Options tune rendering. The zero value renders with defaults.
+type Options struct {
+	// AllowRemoteBases lets kustomize fetch remote bases (off by default:
+	// a PR could make the runner fetch anything).
+	AllowRemoteBases bool
+
+	// Helm settings.
+	ReleaseName string   // default "release"
+	Namespace   string   // release namespace; default "default"
+	ValuesFiles []string // relative to the chart directory, or absolute
+	Set         []string // --set key=value
+	KubeVersion string   // e.g. "v1.37.2" for .Capabilities.KubeVersion
+	APIVersions []string // extra .Capabilities.APIVersions
+
+	Limits manifest.Limits // zero means manifest.DefaultLimits
+}
+
+func (o Options) limits() manifest.Limits {
+	if o.Limits == (manifest.Limits{}) {
+		return manifest.DefaultLimits
+	}
+	return o.Limits
+}
+
+// Result is one rendered side.
+type Result struct {
+	Type Type
+	Set  *manifest.Set
+}
+
+// Render renders the source at root/path. root is the side's root (the
+// directory given, or a git worktree's top); origins are relative to it so
+// the same file has the same path on both sides.
+func Render(ctx context.Context, root, path string, opts Options) (*Result, error) {
+	dir, err := resolveDir(root, path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Detect(dir)
+	if err != nil {
+		return nil, err
+	}
+	var objs []manifest.Object
+	switch t {
+	case Kustomize:
+		objs, err = renderKustomize(ctx, root, dir, opts)
+	case Helm:
+		objs, err = renderHelm(ctx, root, dir, opts)
+	default:
+		objs, err = renderPlain(root, dir, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	set, err := manifest.NewSet(objs)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Type: t, Set: set}, nil
+}
+
+// resolveDir joins root and path and refuses paths that leave root.
+func resolveDir(root, path string) (string, error) {
+	if path == "" {
+		path = "."
+	}
+	if filepath.IsAbs(path) {
+		return "", &manifest.SourceError{Location: manifest.Location{Path: path}, Msg: "PATH must be relative to the repository root (or to --base/--head)"}
+	}
+	clean := filepath.Clean(path)
+	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return "", &manifest.SourceError{Location: manifest.Location{Path: path}, Msg: "PATH leaves the source root"}
+	}
+	dir := filepath.Join(root, clean)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: "no such directory in " + root}
+		}
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: "PATH is not a directory"}
+	}
+	return dir, nil
+}
+
+// Detect tells the source type of dir the way Argo CD's repo-server does:
+// a kustomization file means kustomize, a Chart.yaml means Helm, anything
+// else is a directory of plain manifests.
+func Detect(dir string) (Type, error) {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if exists(filepath.Join(dir, name)) {
+			return Kustomize, nil
+		}
+	}
+	if exists(filepath.Join(dir, "Chart.yaml")) {
+		return Helm, nil
+	}
+	return Plain, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// rel returns p relative to root with slashes, for origins and messages.
+func rel(root, p string) string {
+	r, err := filepath.Rel(root, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(r)
+}
+
+// renderPlain decodes every .yaml, .yml and .json file under dir, in lexical
+// order, recursively (as Argo CD's directory source with recurse: true).
+func renderPlain(root, dir string, opts Options) ([]manifest.Object, error) {
+	dec := manifest.NewDecoder(opts.limits())
+	var objs []manifest.Object
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !isManifestFile(d.Name()) {
+			return nil
+		}
+		if d.Type()&os.ModeSymlink != 0 {
+			if err := checkSymlink(root, p); err != nil {
+				return err
+			}
+		}
+		data, err := readLimited(p, opts.limits().MaxFileBytes)
+		if err != nil {
+			return &manifest.SourceError{Location: manifest.Location{Path: rel(root, p)}, Msg: err.Error()}
+		}
+		got, err := dec.Decode(rel(root, p), data)
+		if err != nil {
+			return err
+		}
+		objs = append(objs, got...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: "no Kubernetes objects found (no kustomization, no Chart.yaml, no YAML or JSON manifests)"}
+	}
+	return objs, nil
+}
+
+func isManifestFile(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// checkSymlink refuses a symlink whose target leaves the source root: a PR
+// must not make aegis read the runner's files.
+func checkSymlink(root, p string) error {
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return &manifest.SourceError{Location: manifest.Location{Path: rel(root, p)}, Msg: "broken symlink"}
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	if r, err := filepath.Rel(realRoot, target); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return &manifest.SourceError{Location: manifest.Location{Path: rel(root, p)}, Msg: "symlink points outside the source root"}
+	}
+	return nil
+}
+
+// readLimited reads a file, refusing it when larger than max bytes.
+func readLimited(p string, max int64) ([]byte, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("file is %d bytes, above the limit of %d", fi.Size(), max)
+	}
+	return os.ReadFile(p)
+}

@@ -1,0 +1,113 @@
+package report
+
+// APIVersion and Kind of the JSON report (documented in docs/report-schema.md).
+const (
+	APIVersion = "aegis/v1alpha1"
+	Kind       = "Report"
+)
+
+// Verdict is the gate's decision.
+type Verdict string
+
+// Verdicts. error means aegis could not decide (a scanner or the
+// infrastructure failed and the policy does not allow it): never a pass.
+const (
+	Pass  Verdict = "pass"
+	Fail  Verdict = "fail"
+	Error Verdict = "error"
+)
+
+// Report is everything one verification concluded.
+type Report struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Tool       Tool      `json:"tool"`
+	Verdict    Verdict   `json:"verdict"`
+	Reasons    []string  `json:"reasons"`
+	Policy     PolicyRef `json:"policy"`
+	Base       Side      `json:"base"`
+	Head       Side      `json:"head"`
+	Summary    Summary   `json:"summary"`
+	// Changes is the resource-level diff between base and head.
+	Changes        []ResourceChange `json:"changes"`
+	Scanners       []ScannerRun     `json:"scanners"`
+	Findings       []Finding        `json:"findings"`
+	Rules          []Rule           `json:"rules"`
+	ExpiredWaivers []ExpiredWaiver  `json:"expiredWaivers,omitempty"`
+}
+
+// Tool names the aegis build that wrote the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// PolicyRef records the policy the gate applied.
+type PolicyRef struct {
+	Path             string   `json:"path,omitempty"`
+	FailOnSeverity   Severity `json:"failOnSeverity"`
+	FailOnScannerErr bool     `json:"failOnScannerError"`
+}
+
+// Side describes the base or the head.
+type Side struct {
+	// Source is what was rendered: a directory or a git revision.
+	Source string `json:"source"`
+	// Type is the detected source type: kustomize, helm or plain.
+	Type    string `json:"type"`
+	Digest  string `json:"digest"`
+	Objects int    `json:"objects"`
+}
+
+// ScannerStatus of one scanner run on one side.
+type ScannerStatus string
+
+// Scanner statuses.
+const (
+	StatusOK      ScannerStatus = "ok"
+	StatusError   ScannerStatus = "error"
+	StatusSkipped ScannerStatus = "skipped"
+)
+
+// ScannerRun records one scanner on one side.
+type ScannerRun struct {
+	Name       string        `json:"name"`
+	Side       string        `json:"side"`
+	Status     ScannerStatus `json:"status"`
+	DurationMs int64         `json:"durationMs"`
+	Version    string        `json:"version"`
+	Error      string        `json:"error,omitempty"`
+	// Findings is how many findings the run produced before the delta.
+	Findings int `json:"findings"`
+}
+
+// ResourceChange is one object added, removed or changed by the change.
+type ResourceChange struct {
+	Change    string `json:"change"` // added, removed, changed
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Path      string `json:"path,omitempty"`
+}
+
+// ExpiredWaiver is a waiver whose date has passed: it no longer waives and
+// is reported so that someone renews or removes it.
+type ExpiredWaiver struct {
+	RuleID      string   `json:"ruleId,omitempty"`
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	Resource    string   `json:"resource,omitempty"`
+	Owner       string   `json:"owner"`
+	Expires     string   `json:"expires"`
+	Location    Location `json:"location"`
+}
+
+// Summary counts the delta.
+type Summary struct {
+	New       int `json:"new"`
+	Unchanged int `json:"unchanged"`
+	Fixed     int `json:"fixed"`
+	Waived    int `json:"waived"`
+	// NewBySeverity and FixedBySeverity count per severity name.
+	NewBySeverity   map[Severity]int `json:"newBySeverity"`
+	FixedBySeverity map[Severity]int `json:"fixedBySeverity"`
+}

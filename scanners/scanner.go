@@ -1,0 +1,42 @@
+// Package scanners owns the Scanner interface and the runner that runs every
+// enabled scanner on both sides (baseline and post-fix) with a timeout each,
+// records status, duration and version per side, and fails closed: a missing
+// scanner, a timeout, a crash or unparsable output is an error, never an
+// empty pass. Each scanner lives in a subpackage.
+//
+// Scanners know nothing of outputs or GitHub.
+package scanners
+
+import (
+	"context"
+
+	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/report"
+)
+
+// Side names.
+const (
+	Base = "base"
+	Head = "head"
+)
+
+// Target is what a scanner scans on one side.
+type Target struct {
+	Side string
+	// Root is the side's source root on disk (a directory or a worktree).
+	Root string
+	Set  *manifest.Set
+}
+
+// Scanner finds issues on one side.
+type Scanner interface {
+	// Name is the scanner's id, as in .aegis.yaml and SARIF categories.
+	Name() string
+	// Version of the scanner (a tool's own version for external ones).
+	Version(ctx context.Context) (string, error)
+	// Rules lists every rule the scanner may report.
+	Rules() []report.Rule
+	// Scan returns the findings of one side. An error means the side was
+	// not scanned, not that it is clean.
+	Scan(ctx context.Context, t Target) ([]report.Finding, error)
+}
