@@ -77,6 +77,9 @@ type ScannerRun struct {
 	DurationMs int64         `json:"durationMs"`
 	Version    string        `json:"version"`
 	Error      string        `json:"error,omitempty"`
+	// Missing is set when the scanner's tool is not installed (the policy's
+	// allowMissing can accept that; an error of any other cause it cannot).
+	Missing bool `json:"missing,omitempty"`
 	// Findings is how many findings the run produced before the delta.
 	Findings int `json:"findings"`
 }
@@ -96,18 +99,30 @@ type ExpiredWaiver struct {
 	RuleID      string   `json:"ruleId,omitempty"`
 	Fingerprint string   `json:"fingerprint,omitempty"`
 	Resource    string   `json:"resource,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
 	Owner       string   `json:"owner"`
 	Expires     string   `json:"expires"`
 	Location    Location `json:"location"`
+	// Matches counts the findings the waiver would waive if it still held.
+	Matches int `json:"matches"`
 }
 
 // Summary counts the delta.
 type Summary struct {
+	// New counts every new finding, waived or not.
 	New       int `json:"new"`
 	Unchanged int `json:"unchanged"`
 	Fixed     int `json:"fixed"`
+	// Waived counts the head's findings (new and unchanged) a waiver
+	// accepts; NewWaived those of them that are new.
 	Waived    int `json:"waived"`
-	// NewBySeverity and FixedBySeverity count per severity name.
-	NewBySeverity   map[Severity]int `json:"newBySeverity"`
-	FixedBySeverity map[Severity]int `json:"fixedBySeverity"`
+	NewWaived int `json:"newWaived"`
+	// Blocking counts the new, unwaived findings at or above the policy's
+	// failOn.severity: the findings that fail the gate.
+	Blocking int `json:"blocking"`
+	// NewBySeverity, FixedBySeverity and UnchangedBySeverity count per
+	// severity name; every severity is present, with 0 when none.
+	NewBySeverity       map[Severity]int `json:"newBySeverity"`
+	FixedBySeverity     map[Severity]int `json:"fixedBySeverity"`
+	UnchangedBySeverity map[Severity]int `json:"unchangedBySeverity"`
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const goodDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+`
+
+// badCase is one bad input: files of the head side (the base is a good
+// plain-YAML directory), optional extra files and flags, and the message
+// the user must see (a regexp naming the file and, where there is one, the line).
+type badCase struct {
+	name  string
+	head  map[string]string
+	extra map[string]string // files relative to the test's working dir (e.g. .aegis.yaml)
+	args  []string
+	path  string // PATH argument
+	want  string
+}
+
+func badInputCases() []badCase {
+	chart := map[string]string{
+		"chart/Chart.yaml":             "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+		"chart/values.yaml":            "replicas: 1\n",
+		"chart/templates/cm.yaml":      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+		"chart/templates/failing.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ fail \"replicas must be set\" }}\n",
+	}
+	bomb := "a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += n + ": &" + n + " [" + strings.Repeat("*"+prev+",", 9) + "*" + prev + "]\n"
+		prev = n
+	}
+	bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n  " + strings.ReplaceAll(strings.TrimSpace(bomb), "\n", "\n  ") + "\n"
+	deep := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: " + strings.Repeat("[", 500) + strings.Repeat("]", 500) + "\n"
+
+	return []badCase{
+		{name: "broken YAML", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: [unclosed\n"}, want: `app\.yaml:\d+: invalid YAML`},
+		{name: "object without kind", head: map[string]string{"app.yaml": "apiVersion: v1\nmetadata:\n  name: a\n"}, want: `app\.yaml:1: object has no apiVersion or kind`},
+		{name: "object without name", head: map[string]string{"app.yaml": "---\napiVersion: v1\nkind: ConfigMap\n"}, want: `app\.yaml:2: ConfigMap has no metadata\.name`},
+		{name: "duplicate YAML key", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"}, want: `app\.yaml:5: duplicate key "name"`},
+		{name: "duplicate object", head: map[string]string{"a.yaml": goodDeployment, "b.yaml": goodDeployment}, want: `b\.yaml:1: duplicate object Deployment\.apps/web \(also defined at .*a\.yaml:1\)`},
+		{name: "not an object", head: map[string]string{"app.yaml": "- just\n- a list\n"}, want: `app\.yaml:1: document is not a Kubernetes object`},
+		{name: "invalid UTF-8", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \xff\xfe\n"}, want: `app\.yaml:4: file is not valid UTF-8`},
+		{name: "YAML alias bomb", head: map[string]string{"bomb.yaml": bomb}, want: `bomb\.yaml:\d+: document expands to more than \d+ YAML nodes`},
+		{name: "deep nesting", head: map[string]string{"deep.yaml": deep}, want: `deep\.yaml:\d+: (document nests deeper than|invalid YAML)`},
+		{name: "oversized file", head: map[string]string{"big.yaml": "# " + strings.Repeat("x", 9<<20) + "\n"}, want: `big\.yaml: file is \d+ bytes, above the limit`},
+		{name: "kustomization with a missing resource", head: map[string]string{"kustomization.yaml": "resources:\n  - app.yaml\n  - missing.yaml\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml(:\d+)?: .*missing\.yaml`},
+		{name: "invalid kustomization", head: map[string]string{"kustomization.yaml": "resources: [app.yaml\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml(:\d+)?: `},
+		{name: "remote base not allowed", head: map[string]string{"kustomization.yaml": "resources:\n  - app.yaml\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.0.0\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml:3: .*--allow-remote-bases`},
+		{name: "failing Helm template", head: chart, path: "chart", want: `chart/templates/failing\.yaml:\d+: .*replicas must be set`},
+		{name: "Helm values file with bad YAML", head: map[string]string{"chart/Chart.yaml": chart["chart/Chart.yaml"], "chart/templates/cm.yaml": chart["chart/templates/cm.yaml"], "chart/values.yaml": "a: [b\n"}, path: "chart", want: `chart/values\.yaml(:\d+)?: `},
+		{name: "missing PATH", head: map[string]string{"app.yaml": goodDeployment}, path: "no/such/dir", want: `no/such/dir: no such directory`},
+		{name: "PATH leaving the root", head: map[string]string{"app.yaml": goodDeployment}, path: "../..", want: `PATH leaves the source root`},
+		{name: "empty source", head: map[string]string{"README.md": "nothing here\n"}, want: `no Kubernetes objects found`},
+		{name: "unknown config key", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: high\n  sevrity: low\n"}, want: `\.aegis\.yaml:5: unknown key "sevrity"`},
+		{name: "bad severity in config", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: severe\n"}, want: `\.aegis\.yaml:4: unknown severity "severe"`},
+		{name: "waiver without owner", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: pss.privileged\n    reason: legacy\n    expires: 2030-01-01\n"}, want: `\.aegis\.yaml:4: waiver: needs an owner`},
+		{name: "expired waiver", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: aegis.resourceLimits\n    reason: legacy app\n    owner: team-web\n    expires: 2020-01-31\n"}, want: `\.aegis\.yaml:4: waiver \(owner team-web\) expired on 2020-01-31`},
+		{name: "config with wrong kind", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Policy\n"}, want: `\.aegis\.yaml:2: kind must be "Config"`},
+		{name: "unknown git revision", head: map[string]string{"app.yaml": goodDeployment}, args: []string{"--base", "no-such-rev-123"}, want: `--base "no-such-rev-123" is neither a directory nor`},
+	}
+}
+
+func TestBadInputCorpus(t *testing.T) {
+	cases := badInputCases()
+	require.GreaterOrEqual(t, len(cases), 15)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			work := t.TempDir()
+			writeFiles(t, filepath.Join(work, "base"), map[string]string{"app.yaml": goodDeployment})
+			if tc.path != "" && tc.path != "no/such/dir" && !strings.HasPrefix(tc.path, "..") {
+				writeFiles(t, filepath.Join(work, "base", tc.path), map[string]string{"app.yaml": goodDeployment})
+			}
+			writeFiles(t, filepath.Join(work, "head"), tc.head)
+			writeFiles(t, work, tc.extra)
+			args := append([]string{"verify", "--base", "base", "--head", "head"}, tc.args...)
+			if tc.path != "" {
+				args = append(args, tc.path)
+			}
+			res := runBinaryIn(t, work, args...)
+			assert.Equal(t, exitBadInput, res.code, "stdout: %s\nstderr: %s", res.stdout, res.stderr)
+			assert.Regexp(t, regexp.MustCompile(tc.want), res.stderr)
+			assert.NotContains(t, res.stderr, "panic")
+		})
+	}
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+}

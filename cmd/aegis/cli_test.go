@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// binary is the aegis binary built once for the CLI tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "aegis-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "aegis")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building aegis: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBinary runs the built binary from the repository root.
+func runBinary(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	return runBinaryIn(t, repoRoot(t), args...)
+}
+
+// runBinaryIn runs the built binary in dir.
+func runBinaryIn(t *testing.T, dir string, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	return root
+}
+
+type jsonReport struct {
+	Verdict  string   `json:"verdict"`
+	Reasons  []string `json:"reasons"`
+	Findings []struct {
+		RuleID        string `json:"ruleId"`
+		Severity      string `json:"severity"`
+		BaselineState string `json:"baselineState"`
+		Location      struct {
+			Path string `json:"path"`
+			Line int    `json:"line"`
+		} `json:"location"`
+	} `json:"findings"`
+}
+
+func decodeReport(t *testing.T, data string) jsonReport {
+	t.Helper()
+	var r jsonReport
+	require.NoError(t, json.Unmarshal([]byte(data), &r), data)
+	return r
+}
+
+func hasFinding(r jsonReport, rule, state, path string) bool {
+	for _, f := range r.Findings {
+		if f.RuleID == rule && f.BaselineState == state && (path == "" || f.Location.Path == path) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestExamples(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		exit     int
+		verdict  string
+		expected []struct{ rule, state, path string }
+	}{
+		{
+			name:    "kustomize overlay: base fixed, overlay adds a hostPath volume",
+			args:    []string{"--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod"},
+			exit:    1,
+			verdict: "fail",
+			expected: []struct{ rule, state, path string }{
+				{"pss.privileged", "absent", "base/deployment.yaml"},
+				{"pss.hostPathVolumes", "new", "overlays/prod/node-logs.yaml"},
+			},
+		},
+		{
+			name:    "plain YAML: a clean fix",
+			args:    []string{"--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after"},
+			exit:    0,
+			verdict: "pass",
+			expected: []struct{ rule, state, path string }{
+				{"pss.hostNamespaces", "absent", "worker.yaml"},
+				{"aegis.secretInEnv", "absent", "worker.yaml"},
+			},
+		},
+		{
+			name:    "helm: values flip",
+			args:    []string{"--base", "examples/helm-values/before", "--head", "examples/helm-values/after", "chart"},
+			exit:    0,
+			verdict: "pass",
+			expected: []struct{ rule, state, path string }{
+				{"pss.privileged", "absent", "chart/values.yaml"},
+				{"pss.hostNamespaces", "absent", "chart/values.yaml"},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runBinary(t, append([]string{"verify", "--output", "json"}, tc.args...)...)
+			require.Equal(t, tc.exit, res.code, "stderr: %s", res.stderr)
+			r := decodeReport(t, res.stdout)
+			assert.Equal(t, tc.verdict, r.Verdict)
+			for _, e := range tc.expected {
+				assert.True(t, hasFinding(r, e.rule, e.state, e.path), "want %s %s at %s in %+v", e.state, e.rule, e.path, r.Findings)
+			}
+		})
+	}
+}
+
+func TestVerifyWritesEveryOutput(t *testing.T) {
+	out := t.TempDir()
+	sarifPath, jsonPath, mdPath := filepath.Join(out, "a.sarif"), filepath.Join(out, "r.json"), filepath.Join(out, "c.md")
+	res := runBinary(t, "verify", "--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after",
+		"--sarif", sarifPath, "--json", jsonPath, "--markdown", mdPath, "overlays/prod")
+	require.Equal(t, 1, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "aegis FAIL")
+	assert.Contains(t, res.stdout, "overlays/prod/node-logs.yaml:")
+	assert.NotContains(t, res.stdout, "\x1b[", "no colour when stdout is not a terminal")
+	assert.Contains(t, res.stderr, "rendered head", "progress goes to stderr")
+
+	for _, p := range []string{sarifPath, jsonPath, mdPath} {
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.NotEmpty(t, data, p)
+	}
+	md, _ := os.ReadFile(mdPath)
+	assert.Contains(t, string(md), "FAIL")
+	var sarifLog map[string]any
+	data, _ := os.ReadFile(sarifPath)
+	require.NoError(t, json.Unmarshal(data, &sarifLog))
+	assert.Equal(t, "2.1.0", sarifLog["version"])
+}
+
+func TestSecretValueNeverPrinted(t *testing.T) {
+	const secret = "tok-3f9a1c7e5b2d4a6f8e0c" // the literal in examples/plain-yaml/before
+	out := t.TempDir()
+	res := runBinary(t, "verify", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after",
+		"--sarif", filepath.Join(out, "s"), "--json", filepath.Join(out, "j"), "--markdown", filepath.Join(out, "m"), "--sarif-include-absent")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.NotContains(t, res.stdout+res.stderr, secret)
+	for _, f := range []string{"s", "j", "m"} {
+		data, err := os.ReadFile(filepath.Join(out, f))
+		require.NoError(t, err)
+		assert.NotContains(t, string(data), secret, f)
+	}
+	d := runBinary(t, "diff", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after")
+	require.Equal(t, 0, d.code, d.stderr)
+	assert.NotContains(t, d.stdout+d.stderr, secret)
+}
+
+func TestDiffCommand(t *testing.T) {
+	res := runBinary(t, "diff", "--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "# changed Deployment.apps/shop/prod-web")
+	assert.Contains(t, res.stdout, "+        - name: node-logs")
+	assert.Contains(t, res.stderr, "0 added, 0 removed, 1 changed")
+}
+
+func TestGitRevisions(t *testing.T) {
+	repo := t.TempDir()
+	git := func(args ...string) {
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	git("init", "-q", "-b", "main")
+	copyTree(t, filepath.Join(repoRoot(t), "examples/kustomize-overlay/before"), filepath.Join(repo, "deploy"))
+	git("add", "-A")
+	git("commit", "-qm", "base")
+	require.NoError(t, os.RemoveAll(filepath.Join(repo, "deploy")))
+	copyTree(t, filepath.Join(repoRoot(t), "examples/kustomize-overlay/after"), filepath.Join(repo, "deploy"))
+	git("add", "-A")
+	git("commit", "-qm", "head")
+
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "aegis-*-*"))
+	res := runBinary(t, "verify", "--output", "json", "--base", "HEAD~1", "--head", "HEAD", filepath.Join(repo, "deploy/overlays/prod"))
+	require.Equal(t, 1, res.code, res.stderr)
+	r := decodeReport(t, res.stdout)
+	assert.True(t, hasFinding(r, "pss.hostPathVolumes", "new", "deploy/overlays/prod/node-logs.yaml"), "paths are repository-relative: %+v", r.Findings)
+	assert.True(t, hasFinding(r, "pss.privileged", "absent", "deploy/base/deployment.yaml"))
+	after, _ := filepath.Glob(filepath.Join(os.TempDir(), "aegis-*-*"))
+	assert.Equal(t, len(before), len(after), "temporary checkouts are removed")
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	require.NoError(t, filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	}))
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"verify"},
+		{"verify", "--base", "examples/plain-yaml/before"},
+		{"verify", "--base", "a", "--head", "b", "x", "y"},
+		{"verify", "--no-such-flag"},
+		{"verify", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after", "--fail-on", "severe"},
+		{"verify", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after", "--output", "xml"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), args, &stdout, &stderr)
+			assert.Equal(t, exitBadInput, code, stderr.String())
+			assert.Empty(t, stdout.String(), "nothing on stdout on error")
+			assert.NotEmpty(t, stderr.String())
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	res := runBinary(t, "version")
+	assert.Equal(t, 0, res.code)
+	assert.True(t, strings.HasPrefix(res.stdout, "aegis "), res.stdout)
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/kube-sentient/aegis/report"
+)
+
+// newProgress returns a logger of progress lines on stderr (never stdout,
+// which carries only the command's output).
+func newProgress(stderr io.Writer, quiet bool) func(string, ...any) {
+	if quiet {
+		return func(string, ...any) {}
+	}
+	return func(format string, args ...any) {
+		fmt.Fprintf(stderr, "aegis: "+format+"\n", args...)
+	}
+}
+
+// useColor decides colour: always, never, or auto (a terminal, and
+// NO_COLOR unset, per no-color.org).
+func useColor(mode string, w io.Writer) bool {
+	switch mode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+type palette struct{ on bool }
+
+func (p palette) wrap(code, s string) string {
+	if !p.on {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (p palette) verdict(v report.Verdict) string {
+	switch v {
+	case report.Pass:
+		return p.wrap("1;32", "PASS")
+	case report.Fail:
+		return p.wrap("1;31", "FAIL")
+	}
+	return p.wrap("1;33", "ERROR")
+}
+
+func (p palette) severity(s report.Severity) string {
+	label := fmt.Sprintf("%-8s", s)
+	switch s {
+	case report.Critical, report.High:
+		return p.wrap("31", label)
+	case report.Medium:
+		return p.wrap("33", label)
+	}
+	return p.wrap("2", label)
+}
+
+// maxListed bounds the findings listed per state on the terminal; the
+// reports hold them all.
+const maxListed = 20
+
+// printSummary writes the compact terminal summary: verdict and reasons,
+// counts, then new and fixed findings with their source lines.
+func printSummary(w io.Writer, r *report.Report, color bool) {
+	p := palette{on: color}
+	fmt.Fprintf(w, "aegis %s  %s -> %s  (%d -> %d objects, %d resources changed)\n",
+		p.verdict(r.Verdict), r.Base.Source, r.Head.Source, r.Base.Objects, r.Head.Objects, len(r.Changes))
+	for _, reason := range r.Reasons {
+		fmt.Fprintf(w, "  - %s\n", reason)
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
+	for _, run := range r.Scanners {
+		if run.Status != report.StatusOK {
+			fmt.Fprintf(w, "scanner %s (%s): %s %s\n", run.Name, run.Side, run.Status, run.Error)
+		}
+	}
+	printFindings(w, p, "new", r.Findings, report.New)
+	printFindings(w, p, "fixed", r.Findings, report.Absent)
+}
+
+func printFindings(w io.Writer, p palette, title string, findings []report.Finding, state report.State) {
+	var listed, total int
+	for _, f := range findings {
+		if f.BaselineState != state {
+			continue
+		}
+		total++
+		if listed == maxListed {
+			continue
+		}
+		if listed == 0 {
+			fmt.Fprintf(w, "\n%s:\n", title)
+		}
+		listed++
+		waived := ""
+		if f.Waived {
+			waived = " (waived)"
+		}
+		fmt.Fprintf(w, "  %s %-30s %s  %s%s\n", p.severity(f.Severity), f.RuleID, f.Location, oneLine(f.Message), waived)
+	}
+	if total > listed {
+		fmt.Fprintf(w, "  ... and %d more (see --json, --markdown or --sarif)\n", total-listed)
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}

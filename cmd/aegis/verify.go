@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/render"
+	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/sarif"
+	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/scanners/posture"
+	"github.com/kube-sentient/aegis/verify"
+)
+
+// sourceFlags select and render both sides; verify and diff share them.
+type sourceFlags struct {
+	base, head       string
+	allowRemoteBases bool
+	valuesFiles      []string
+	set              []string
+	releaseName      string
+	namespace        string
+	kubeVersion      string
+	apiVersions      []string
+}
+
+func (f *sourceFlags) register(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.base, "base", "", "the base: a directory, or a git revision of the repository holding PATH (required)")
+	fl.StringVar(&f.head, "head", "", "the head (proposed change): a directory or a git revision (required)")
+	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomize fetch remote bases (off: a PR could make the runner fetch anything)")
+	fl.StringArrayVarP(&f.valuesFiles, "values", "f", nil, "Helm values file, relative to the chart (repeatable)")
+	fl.StringArrayVar(&f.set, "set", nil, "Helm value key=value (repeatable)")
+	fl.StringVar(&f.releaseName, "release-name", "release", "Helm release name")
+	fl.StringVarP(&f.namespace, "namespace", "n", "default", "Helm release namespace")
+	fl.StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version for Helm's .Capabilities (e.g. v1.37.2)")
+	fl.StringSliceVar(&f.apiVersions, "api-versions", nil, "extra API versions for Helm's .Capabilities.APIVersions")
+}
+
+func (f *sourceFlags) options() (verify.Options, error) {
+	if f.base == "" || f.head == "" {
+		return verify.Options{}, &usageError{err: fmt.Errorf("--base and --head are both required (a directory or a git revision each)")}
+	}
+	return verify.Options{
+		Base: f.base,
+		Head: f.head,
+		Render: render.Options{
+			AllowRemoteBases: f.allowRemoteBases,
+			ReleaseName:      f.releaseName,
+			Namespace:        f.namespace,
+			ValuesFiles:      f.valuesFiles,
+			Set:              f.set,
+			KubeVersion:      f.kubeVersion,
+			APIVersions:      f.apiVersions,
+		},
+	}, nil
+}
+
+type verifyFlags struct {
+	sourceFlags
+	configPath    string
+	shadow        string
+	failOn        string
+	sarifFile     string
+	includeAbsent bool
+	jsonFile      string
+	markdownFile  string
+	output        string
+	color         string
+	quiet         bool
+}
+
+func newVerifyCommand(stdout, stderr io.Writer) *cobra.Command {
+	f := &verifyFlags{}
+	c := &cobra.Command{
+		Use:   "verify --base BASE --head HEAD [PATH]",
+		Short: "Render, scan and gate a change: what does the head introduce, fix and keep?",
+		Long: `verify renders PATH on the base and on the head, runs the scanners on both,
+computes the delta (new, unchanged, fixed findings) and applies the policy.
+
+BASE and HEAD are directories (PATH is relative to each) or git revisions of
+the repository that holds PATH (each checked out into a temporary directory
+that is always removed).`,
+		Example: `  aegis verify --base examples/kustomize/before --head examples/kustomize/after overlays/prod
+  aegis verify --base origin/main --head HEAD --sarif aegis.sarif --markdown comment.md apps/web`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runVerify(c, f, args, stdout, stderr)
+		},
+	}
+	f.register(c)
+	fl := c.Flags()
+	fl.StringVarP(&f.configPath, "config", "c", "", "policy file (default: .aegis.yaml in the current directory if present)")
+	fl.StringVar(&f.shadow, "shadow", verify.ShadowOff, "deploy into shadow namespaces: off|head|both")
+	fl.StringVar(&f.failOn, "fail-on", "", "fail on new findings at or above this severity (overrides failOn.severity)")
+	fl.StringVar(&f.sarifFile, "sarif", "", "write SARIF 2.1.0 for code scanning to this file")
+	fl.BoolVar(&f.includeAbsent, "sarif-include-absent", false, "also put fixed (absent) results in the SARIF file, for baseline-aware viewers")
+	fl.StringVar(&f.jsonFile, "json", "", "write the JSON report to this file")
+	fl.StringVar(&f.markdownFile, "markdown", "", "write the Markdown report (a PR comment) to this file")
+	fl.StringVarP(&f.output, "output", "o", "text", "stdout format: text|json")
+	fl.StringVar(&f.color, "color", "auto", "colour the terminal summary: auto|always|never")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
+	return c
+}
+
+func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr io.Writer) error {
+	opts, err := f.options()
+	if err != nil {
+		return err
+	}
+	if f.output != "text" && f.output != "json" {
+		return &usageError{err: fmt.Errorf("--output must be text or json, got %q", f.output)}
+	}
+	if len(args) == 1 {
+		opts.Path = args[0]
+	}
+	cfg, err := loadConfig(f.configPath)
+	if err != nil {
+		return err
+	}
+	if f.failOn != "" {
+		sev, err := report.ParseSeverity(f.failOn)
+		if err != nil {
+			return &usageError{err: fmt.Errorf("--fail-on: %w", err)}
+		}
+		cfg.FailOn.Severity = string(sev)
+	}
+	progress := newProgress(stderr, f.quiet)
+	opts.Config = cfg
+	opts.Shadow = f.shadow
+	opts.ToolVersion = version
+	opts.Progress = progress
+	opts.Scanners = []scanners.Scanner{posture.New()}
+
+	start := time.Now()
+	res, err := verify.Run(c.Context(), opts)
+	if err != nil {
+		return err
+	}
+	progress("verified in %d ms", time.Since(start).Milliseconds())
+	if err := writeOutputs(res.Report, f, stderr); err != nil {
+		return &exitError{code: exitInfra, err: err}
+	}
+	if f.output == "json" {
+		if err := report.WriteJSON(stdout, res.Report); err != nil {
+			return &exitError{code: exitInfra, err: err}
+		}
+	} else {
+		printSummary(stdout, res.Report, useColor(f.color, stdout))
+	}
+	return verdictError(res.Report, cfg)
+}
+
+// verdictError maps the verdict to the exit code. An expired waiver is a
+// configuration the owner must renew or remove: exit 2 after the reports
+// are written, so the reader sees what it no longer waives.
+func verdictError(r *report.Report, cfg *config.Config) error {
+	if len(r.ExpiredWaivers) > 0 {
+		w := r.ExpiredWaivers[0]
+		return &exitError{code: exitBadInput, err: fmt.Errorf("%s: waiver (owner %s) expired on %s: it no longer waives anything; renew its expiry or remove it (%d expired in all)",
+			w.Location, w.Owner, w.Expires, len(r.ExpiredWaivers))}
+	}
+	switch r.Verdict {
+	case report.Pass:
+		return nil
+	case report.Fail:
+		return &exitError{code: exitFail}
+	default:
+		return &exitError{code: exitInfra}
+	}
+}
+
+// loadConfig reads --config, or .aegis.yaml in the working directory. The
+// policy is read from where aegis runs, not from the PR's head, so a change
+// cannot waive its own findings unseen.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		if _, err := os.Stat(".aegis.yaml"); err != nil {
+			return config.Default(), nil
+		}
+		path = ".aegis.yaml"
+	}
+	return config.Load(path)
+}
+
+// writeOutputs writes each requested file atomically (temp file + rename),
+// so a reader never sees half a report.
+func writeOutputs(r *report.Report, f *verifyFlags, stderr io.Writer) error {
+	if f.sarifFile != "" {
+		var buf bytes.Buffer
+		warnings, err := sarif.Write(&buf, r, sarif.Options{IncludeAbsent: f.includeAbsent, ToolVersion: version})
+		if err != nil {
+			return fmt.Errorf("writing SARIF: %w", err)
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "aegis: warning:", w)
+		}
+		if err := writeFileAtomic(f.sarifFile, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if f.jsonFile != "" {
+		var buf bytes.Buffer
+		if err := report.WriteJSON(&buf, r); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(f.jsonFile, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if f.markdownFile != "" {
+		md := report.Markdown(r, report.MarkdownOptions{})
+		if err := writeFileAtomic(f.markdownFile, []byte(md)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// usageArgs makes cobra's argument errors usage errors (exit 2).
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := v(c, args); err != nil {
+			return &usageError{err: fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,216 @@
+// Package diff owns the resource-level comparison of two rendered Sets: which
+// objects the change adds, removes or changes, with a unified YAML diff per
+// changed object in which Secret values are masked.
+package diff
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/kube-sentient/aegis/manifest"
+)
+
+// Type of a change to one object.
+type Type string
+
+// Change types.
+const (
+	Added   Type = "added"
+	Removed Type = "removed"
+	Changed Type = "changed"
+)
+
+// Change is one object that differs between base and head.
+type Change struct {
+	Type Type
+	ID   manifest.Identity
+	// Base and Head are nil for an added or a removed object respectively.
+	Base, Head *manifest.Object
+	// Unified is a unified diff of the object's YAML (Secret values masked).
+	Unified string
+}
+
+// Path returns the source file of the change's newest side.
+func (c Change) Path() string {
+	if c.Head != nil {
+		return c.Head.Origin.Path
+	}
+	return c.Base.Origin.Path
+}
+
+// Compute compares two sets in one merge pass over their canonical order.
+// Unchanged objects are left out.
+func Compute(base, head *manifest.Set) ([]Change, error) {
+	var out []Change
+	b, h := base.Objects, head.Objects
+	i, j := 0, 0
+	for i < len(b) || j < len(h) {
+		switch {
+		case j >= len(h) || (i < len(b) && b[i].ID().Less(h[j].ID())):
+			c, err := change(Removed, &b[i], nil)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+			i++
+		case i >= len(b) || h[j].ID().Less(b[i].ID()):
+			c, err := change(Added, nil, &h[j])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+			j++
+		default:
+			c, err := change(Changed, &b[i], &h[j])
+			if err != nil {
+				return nil, err
+			}
+			if c.Unified != "" {
+				out = append(out, c)
+			}
+			i++
+			j++
+		}
+	}
+	return out, nil
+}
+
+func change(t Type, base, head *manifest.Object) (Change, error) {
+	c := Change{Type: t, Base: base, Head: head}
+	if head != nil {
+		c.ID = head.ID()
+	} else {
+		c.ID = base.ID()
+	}
+	before, after, err := maskedPair(base, head)
+	if err != nil {
+		return Change{}, err
+	}
+	if before == after {
+		return c, nil
+	}
+	name := c.ID.String()
+	c.Unified, err = difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(before), B: difflib.SplitLines(after),
+		FromFile: "base/" + name, ToFile: "head/" + name, Context: 3,
+	})
+	if err != nil {
+		return Change{}, fmt.Errorf("diff %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// maskedPair renders both sides as YAML with Secret values masked. A value
+// that differs between the sides is marked changed, so the reader learns
+// that a secret changed without learning either value.
+func maskedPair(base, head *manifest.Object) (string, string, error) {
+	var bm, hm map[string]any
+	if base != nil {
+		bm = base.Object
+	}
+	if head != nil {
+		hm = head.Object
+	}
+	if isSecret(base) || isSecret(head) {
+		bm, hm = maskSecret(bm, nil), maskSecret(hm, bm)
+	}
+	before, err := yamlOf(bm)
+	if err != nil {
+		return "", "", err
+	}
+	after, err := yamlOf(hm)
+	return before, after, err
+}
+
+func isSecret(o *manifest.Object) bool {
+	return o != nil && o.GetKind() == "Secret" && (o.GetAPIVersion() == "v1")
+}
+
+// Masked is what a Secret value is shown as.
+const Masked = "***"
+
+// maskSecret copies obj with every data and stringData value masked and the
+// last-applied annotation (which embeds the values) removed; other is the
+// the base side of the same Secret when obj is the head (nil otherwise), used
+// to flag the head's changed values.
+func maskSecret(obj, other map[string]any) map[string]any {
+	if obj == nil {
+		return nil
+	}
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		out[k] = v
+	}
+	for _, field := range []string{"data", "stringData"} {
+		vals, ok := obj[field].(map[string]any)
+		if !ok {
+			continue
+		}
+		otherVals, _ := other[field].(map[string]any)
+		masked := make(map[string]any, len(vals))
+		for k, v := range vals {
+			masked[k] = Masked
+			if ov, ok := otherVals[k]; ok && fmt.Sprint(ov) != fmt.Sprint(v) {
+				masked[k] = Masked + " (changed)"
+			}
+		}
+		out[field] = masked
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		if ann, ok := md["annotations"].(map[string]any); ok {
+			if _, has := ann["kubectl.kubernetes.io/last-applied-configuration"]; has {
+				mdCopy := make(map[string]any, len(md))
+				for k, v := range md {
+					mdCopy[k] = v
+				}
+				annCopy := make(map[string]any, len(ann))
+				for k, v := range ann {
+					annCopy[k] = v
+				}
+				annCopy["kubectl.kubernetes.io/last-applied-configuration"] = Masked
+				mdCopy["annotations"] = annCopy
+				out["metadata"] = mdCopy
+			}
+		}
+	}
+	return out
+}
+
+func yamlOf(m map[string]any) (string, error) {
+	if m == nil {
+		return "", nil
+	}
+	b, err := manifest.MarshalYAML(m)
+	return string(b), err
+}
+
+// Summary counts changes by type.
+func Summary(changes []Change) string {
+	var a, r, c int
+	for _, ch := range changes {
+		switch ch.Type {
+		case Added:
+			a++
+		case Removed:
+			r++
+		case Changed:
+			c++
+		}
+	}
+	return fmt.Sprintf("%d added, %d removed, %d changed", a, r, c)
+}
+
+// Format writes every change as a unified diff, for `aegis diff`.
+func Format(changes []Change) string {
+	var b strings.Builder
+	for _, c := range changes {
+		fmt.Fprintf(&b, "# %s %s (%s)\n", c.Type, c.ID, c.Path())
+		b.WriteString(c.Unified)
+		if !strings.HasSuffix(c.Unified, "\n") {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package diff
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/kube-sentient/aegis/manifest"
+)
+
+func set(t *testing.T, path, yaml string) *manifest.Set {
+	t.Helper()
+	objs, err := manifest.NewDecoder(manifest.DefaultLimits).Decode(path, []byte(yaml))
+	require.NoError(t, err)
+	s, err := manifest.NewSet(objs)
+	require.NoError(t, err)
+	return s
+}
+
+const baseYAML = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: keep}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: gone}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {replicas: 1}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {password: c2VjcmV0LWJhc2U=, user: YWRtaW4=}
+`
+
+const headYAML = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: keep}
+data: {a: "1"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec: {replicas: 2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {password: c2VjcmV0LWhlYWQ=, user: YWRtaW4=}
+`
+
+func TestCompute(t *testing.T) {
+	changes, err := Compute(set(t, "base.yaml", baseYAML), set(t, "head.yaml", headYAML))
+	require.NoError(t, err)
+
+	got := map[string]Type{}
+	for _, c := range changes {
+		got[c.ID.String()] = c.Type
+	}
+	assert.Equal(t, map[string]Type{
+		"ConfigMap/gone":      Removed,
+		"Deployment.apps/web": Changed,
+		"Service/web":         Added,
+		"Secret/creds":        Changed,
+	}, got)
+	assert.Equal(t, "1 added, 1 removed, 2 changed", Summary(changes))
+
+	for _, c := range changes {
+		if c.ID.Name == "web" && c.Type == Changed {
+			assert.Contains(t, c.Unified, "-  replicas: 1")
+			assert.Contains(t, c.Unified, "+  replicas: 2")
+			assert.Equal(t, "head.yaml", c.Path())
+		}
+	}
+}
+
+func TestSecretValuesNeverShown(t *testing.T) {
+	changes, err := Compute(set(t, "base.yaml", baseYAML), set(t, "head.yaml", headYAML))
+	require.NoError(t, err)
+	out := Format(changes)
+	for _, secret := range []string{"c2VjcmV0LWJhc2U=", "c2VjcmV0LWhlYWQ=", "YWRtaW4="} {
+		assert.NotContains(t, out, secret)
+	}
+	assert.Contains(t, out, "password: '*** (changed)'")
+	assert.NotContains(t, out, "user: '*** (changed)'", "an unchanged value is not flagged")
+}
+
+func TestIdenticalSetsHaveNoChanges(t *testing.T) {
+	changes, err := Compute(set(t, "a.yaml", baseYAML), set(t, "b.yaml", baseYAML))
+	require.NoError(t, err)
+	assert.Empty(t, changes, "origins differ but content does not")
+}

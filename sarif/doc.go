@@ -1,0 +1,22 @@
+// Package sarif owns aegis's SARIF 2.1.0 output: it turns a report.Report
+// into the log that GitHub code scanning ingests, built with
+// github.com/owenrumney/go-sarif/v3.
+//
+// It owns the mapping of findings to SARIF (one run per scanner with the
+// category "aegis/<scanner>/", rules with security-severity and tags,
+// results with baselineState, fingerprints and partialFingerprints, waivers
+// as external suppressions), the enforcement of GitHub's ingestion limits
+// (runs, results, rules, tags, locations, gzip size) with a warning for
+// everything trimmed, and the checks that a log is one GitHub accepts
+// (CheckGitHub, and Validate against the official JSON schema).
+//
+// What goes in by default is the head's view: new and unchanged findings.
+// Absent (fixed) findings are written only with Options.IncludeAbsent,
+// because GitHub would open an alert for every result in an uploaded file.
+//
+// A scanner whose head run did not succeed gets no run at all: an empty run
+// would tell code scanning that every earlier alert of that scanner is fixed.
+//
+// It knows nothing of GitHub's API (uploading is the action's business), of
+// clusters or of how findings are found.
+package sarif

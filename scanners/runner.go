@@ -1,0 +1,146 @@
+package scanners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/report"
+)
+
+// ErrNotInstalled is wrapped by a scanner whose tool is missing, so the gate
+// can honour a policy's allowMissing for it.
+var ErrNotInstalled = errors.New("scanner not installed")
+
+// DefaultTimeout bounds one scanner on one side when .aegis.yaml sets none.
+const DefaultTimeout = 10 * time.Minute
+
+// Runner runs scanners on the base and the head.
+type Runner struct {
+	Scanners []Scanner
+	Config   *config.Config
+	// Concurrency bounds how many scanner runs go at once (default 2).
+	Concurrency int
+	// Progress, if set, hears one line per finished run (for stderr).
+	Progress func(format string, args ...any)
+}
+
+// Result is what the runner found: findings per side and one record per
+// scanner and side.
+type Result struct {
+	Findings map[string][]report.Finding
+	Runs     []report.ScannerRun
+}
+
+// Run scans every target with every enabled scanner. It never fails as a
+// whole: each failure is recorded on its run, which the gate turns into an
+// error verdict unless the policy allows it.
+func (r *Runner) Run(ctx context.Context, targets ...Target) Result {
+	cfg := r.Config
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	limit := r.Concurrency
+	if limit <= 0 {
+		limit = 2
+	}
+	sem := make(chan struct{}, limit)
+	var mu sync.Mutex
+	res := Result{Findings: map[string][]report.Finding{}}
+	var wg sync.WaitGroup
+	for _, s := range r.Scanners {
+		settings := cfg.Scanner(s.Name())
+		if !settings.IsEnabled() {
+			for _, t := range targets {
+				res.Runs = append(res.Runs, report.ScannerRun{Name: s.Name(), Side: t.Side, Status: report.StatusSkipped, Error: "disabled in configuration"})
+			}
+			continue
+		}
+		version, verr := s.Version(ctx)
+		for _, t := range targets {
+			wg.Add(1)
+			go func(s Scanner, t Target) {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				run, findings := r.runOne(ctx, s, t, settings, version, verr)
+				mu.Lock()
+				defer mu.Unlock()
+				res.Runs = append(res.Runs, run)
+				res.Findings[t.Side] = append(res.Findings[t.Side], findings...)
+				if r.Progress != nil {
+					r.Progress("scanner %s on %s: %s (%d findings, %d ms)", run.Name, run.Side, run.Status, run.Findings, run.DurationMs)
+				}
+			}(s, t)
+		}
+	}
+	wg.Wait()
+	sort.Slice(res.Runs, func(i, j int) bool {
+		if res.Runs[i].Name != res.Runs[j].Name {
+			return res.Runs[i].Name < res.Runs[j].Name
+		}
+		return res.Runs[i].Side < res.Runs[j].Side
+	})
+	return res
+}
+
+func (r *Runner) runOne(ctx context.Context, s Scanner, t Target, settings config.ScannerSettings, version string, verr error) (report.ScannerRun, []report.Finding) {
+	run := report.ScannerRun{Name: s.Name(), Side: t.Side, Version: version}
+	if verr != nil {
+		run.Status = report.StatusError
+		run.Error = verr.Error()
+		run.Missing = errors.Is(verr, ErrNotInstalled)
+		return run, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, settings.TimeoutOr(DefaultTimeout))
+	defer cancel()
+	start := time.Now()
+	findings, err := scanSafely(ctx, s, t)
+	run.DurationMs = time.Since(start).Milliseconds()
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // a scanner that ignores its deadline must not pass
+	}
+	if err != nil {
+		run.Status = report.StatusError
+		run.Error = err.Error()
+		if errors.Is(err, context.DeadlineExceeded) {
+			run.Error = fmt.Sprintf("timed out after %s: %v", settings.TimeoutOr(DefaultTimeout), err)
+		}
+		run.Missing = errors.Is(err, ErrNotInstalled)
+		return run, nil
+	}
+	min := report.Info
+	if settings.Severity != "" {
+		min, _ = report.ParseSeverity(settings.Severity)
+	}
+	kept := findings[:0]
+	for _, f := range findings {
+		if !f.Severity.AtLeast(min) {
+			continue
+		}
+		f.Scanner = s.Name()
+		if f.Fingerprint == "" {
+			f.Fingerprint = report.ComputeFingerprint(f)
+		}
+		kept = append(kept, f)
+	}
+	run.Status = report.StatusOK
+	run.Findings = len(kept)
+	return run, kept
+}
+
+// scanSafely turns a scanner's panic into an error: a crash is a failed
+// scan, not a crashed verification.
+func scanSafely(ctx context.Context, s Scanner, t Target) (findings []report.Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("scanner crashed: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return s.Scan(ctx, t)
+}

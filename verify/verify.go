@@ -1,0 +1,225 @@
+// Package verify owns the pipeline: it drives base and head through render,
+// diff, scanners, delta and gate, and is the one place that knows their
+// order. It knows neither GitHub nor Argo CD: adapters call Run and write
+// the outputs they need from the Report it returns.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/diff"
+	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/render"
+	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/scanners"
+)
+
+// Shadow modes. Only ShadowOff exists until the shadow package lands.
+const (
+	ShadowOff  = "off"
+	ShadowHead = "head"
+	ShadowBoth = "both"
+)
+
+// Options of one verification.
+type Options struct {
+	Base, Head string // a directory or a git revision each
+	Path       string // the source directory, relative to each side's root
+	Render     render.Options
+	Config     *config.Config
+	Scanners   []scanners.Scanner
+	Shadow     string
+	// ToolVersion is written into the report.
+	ToolVersion string
+	// Progress hears human-readable progress lines (stderr in the CLI).
+	Progress func(format string, args ...any)
+	// Now is the clock waivers are judged by (default time.Now).
+	Now func() time.Time
+}
+
+// InputError is bad input that is not tied to a file line (a missing flag,
+// an unknown revision). Errors of this type and *manifest.SourceError and
+// *config.Error mean exit code 2.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+// IsBadInput reports whether err is the user's input being wrong, as
+// opposed to the infrastructure failing.
+func IsBadInput(err error) bool {
+	var ie *InputError
+	var se *manifest.SourceError
+	var ce *config.Error
+	var de *manifest.DuplicateError
+	return errors.As(err, &ie) || errors.As(err, &se) || errors.As(err, &ce) || errors.As(err, &de)
+}
+
+// Result is a finished verification.
+type Result struct {
+	Report  *report.Report
+	Changes []diff.Change
+	Base    *render.Result
+	Head    *render.Result
+}
+
+// Run verifies head against base. An error means there is no verdict: bad
+// input (IsBadInput) or an infrastructure failure.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	opts = withDefaults(opts)
+	if opts.Shadow != ShadowOff {
+		return nil, &InputError{Msg: fmt.Sprintf("--shadow=%s is not available in this build: shadow namespaces need a cluster and land with the shadow package; use --shadow=off", opts.Shadow)}
+	}
+	base, head, err := renderSides(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Scanners such as semgrep read source files: checkouts live until the end.
+	defer base.src.cleanup()
+	defer head.src.cleanup()
+	changes, err := diff.Compute(base.rendered.Set, head.rendered.Set)
+	if err != nil {
+		return nil, err
+	}
+	opts.Progress("diff: %s", diff.Summary(changes))
+
+	runner := scanners.Runner{Scanners: opts.Scanners, Config: opts.Config, Progress: opts.Progress}
+	scanned := runner.Run(ctx,
+		scanners.Target{Side: scanners.Base, Root: base.src.root, Set: base.rendered.Set},
+		scanners.Target{Side: scanners.Head, Root: head.src.root, Set: head.rendered.Set},
+	)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("verification interrupted: %w", err)
+	}
+
+	r := &report.Report{
+		APIVersion: report.APIVersion,
+		Kind:       report.Kind,
+		Tool:       report.Tool{Name: "aegis", Version: opts.ToolVersion},
+		Base:       sideReport(base),
+		Head:       sideReport(head),
+		Changes:    resourceChanges(changes),
+		Scanners:   scanned.Runs,
+		Findings:   report.Delta(scanned.Findings[scanners.Base], scanned.Findings[scanners.Head]),
+		Rules:      rules(opts.Scanners),
+	}
+	report.Gate(r, opts.Config, opts.Now())
+	return &Result{Report: r, Changes: changes, Base: base.rendered, Head: head.rendered}, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Shadow == "" {
+		o.Shadow = ShadowOff
+	}
+	if o.Config == nil {
+		o.Config = config.Default()
+	}
+	if o.Progress == nil {
+		o.Progress = func(string, ...any) {}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Path == "" {
+		o.Path = "."
+	}
+	return o
+}
+
+type renderedSide struct {
+	src      *side
+	rendered *render.Result
+}
+
+// renderSides resolves and renders both sides concurrently. On error every
+// temporary checkout is already removed; on success the caller removes them.
+func renderSides(ctx context.Context, opts Options) (*renderedSide, *renderedSide, error) {
+	specs := [2]struct{ name, spec string }{{scanners.Base, opts.Base}, {scanners.Head, opts.Head}}
+	var out [2]*renderedSide
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = renderSide(ctx, s.name, s.spec, opts)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[0], errs[1]); err != nil {
+		for _, s := range out {
+			if s != nil {
+				s.src.cleanup()
+			}
+		}
+		return nil, nil, err
+	}
+	return out[0], out[1], nil
+}
+
+func renderSide(ctx context.Context, name, spec string, opts Options) (*renderedSide, error) {
+	limits := opts.Render.Limits
+	if limits == (manifest.Limits{}) {
+		limits = manifest.DefaultLimits
+	}
+	src, err := resolveSide(ctx, name, spec, opts.Path, limits.MaxTotalBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	start := time.Now()
+	res, err := render.Render(ctx, src.root, src.path, opts.Render)
+	if err != nil {
+		src.cleanup()
+		return nil, fmt.Errorf("%s (%s): %w", name, spec, src.openable(err))
+	}
+	opts.Progress("rendered %s (%s, %s): %d objects in %d ms", name, spec, res.Type, res.Set.Len(), time.Since(start).Milliseconds())
+	return &renderedSide{src: src, rendered: res}, nil
+}
+
+func sideReport(s *renderedSide) report.Side {
+	return report.Side{
+		Source:  s.src.spec,
+		Type:    string(s.rendered.Type),
+		Digest:  s.rendered.Set.Digest(),
+		Objects: s.rendered.Set.Len(),
+	}
+}
+
+func resourceChanges(changes []diff.Change) []report.ResourceChange {
+	out := make([]report.ResourceChange, 0, len(changes))
+	for _, c := range changes {
+		out = append(out, report.ResourceChange{
+			Change: string(c.Type), Kind: c.ID.Kind, Namespace: c.ID.Namespace, Name: c.ID.Name, Path: c.Path(),
+		})
+	}
+	return out
+}
+
+func rules(ss []scanners.Scanner) []report.Rule {
+	var out []report.Rule
+	for _, s := range ss {
+		for _, r := range s.Rules() {
+			if r.Scanner == "" {
+				r.Scanner = s.Name()
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Diff renders both sides and returns the resource-level changes only.
+func Diff(ctx context.Context, opts Options) ([]diff.Change, error) {
+	opts = withDefaults(opts)
+	base, head, err := renderSides(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer base.src.cleanup()
+	defer head.src.cleanup()
+	return diff.Compute(base.rendered.Set, head.rendered.Set)
+}
