@@ -326,6 +326,9 @@ func yamlErr(path string, err error) error {
 			}
 		}
 	}
+	if te == nil {
+		first.Msg = "invalid YAML: " + first.Msg
+	}
 	if len(msgs) > 1 {
 		first.Msg += fmt.Sprintf(" (and %d more problems)", len(msgs)-1)
 	}

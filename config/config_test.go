@@ -1,0 +1,92 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const full = `apiVersion: aegis.dev/v1alpha1
+kind: Config
+failOn:
+  severity: Medium
+  scannerError: false
+scanners:
+  posture:
+    severity: low
+    timeout: 90s
+    allowError: true
+  trivy:
+    enabled: false
+waivers:
+  - ruleId: pss.hostPathVolumes
+    resource: Deployment/shop/web
+    reason: log shipping until the agent lands
+    owner: team-platform
+    expires: 2026-12-31
+`
+
+func TestParseFull(t *testing.T) {
+	c, err := Parse(".aegis.yaml", []byte(full))
+	require.NoError(t, err)
+	assert.Equal(t, "medium", c.FailOn.Severity)
+	assert.False(t, *c.FailOn.ScannerError)
+	assert.Equal(t, 90*time.Second, c.Scanner("posture").TimeoutOr(time.Minute))
+	assert.True(t, c.Scanner("posture").AllowError)
+	assert.False(t, c.Scanner("trivy").IsEnabled())
+	assert.True(t, c.Scanner("semgrep").IsEnabled(), "absent scanners are enabled")
+	require.Len(t, c.Waivers, 1)
+	w := c.Waivers[0]
+	assert.Equal(t, 14, w.Line)
+	assert.False(t, w.Expired(time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)), "valid through the day named")
+	assert.True(t, w.Expired(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)))
+}
+
+func TestDefaults(t *testing.T) {
+	c := Default()
+	assert.Equal(t, "high", c.FailOn.Severity)
+	assert.True(t, *c.FailOn.ScannerError)
+
+	c, err := Parse("a.yaml", []byte("apiVersion: aegis.dev/v1alpha1\nkind: Config\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "high", c.FailOn.Severity)
+	assert.True(t, *c.FailOn.ScannerError)
+}
+
+func TestParseErrors(t *testing.T) {
+	head := "apiVersion: aegis.dev/v1alpha1\nkind: Config\n"
+	tests := []struct{ name, data, want string }{
+		{"unknown top key", head + "failon:\n  severity: high\n", `c.yaml:3: unknown key "failon"`},
+		{"unknown nested key", head + "failOn:\n  severity: high\n  sevrity: low\n", `c.yaml:5: unknown key "sevrity"`},
+		{"unknown waiver key", head + "waivers:\n  - ruleId: x\n    reson: y\n", `c.yaml:5: unknown key "reson"`},
+		{"wrong type", head + "failOn:\n  scannerError: maybe\n", "c.yaml:4: cannot unmarshal"},
+		{"bad severity", head + "failOn:\n  severity: severe\n", `c.yaml:4: unknown severity "severe"`},
+		{"unknown scanner", head + "scanners:\n  nessus: {}\n", `c.yaml:4: unknown scanner "nessus"`},
+		{"bad timeout", head + "scanners:\n  trivy:\n    timeout: soon\n", `c.yaml:5: invalid timeout "soon"`},
+		{"waiver without selector", head + "waivers:\n  - reason: r\n    owner: o\n    expires: 2030-01-01\n", "c.yaml:4: waiver: needs at least one of ruleId"},
+		{"waiver without reason", head + "waivers:\n  - ruleId: r\n    owner: o\n    expires: 2030-01-01\n", "c.yaml:4: waiver: needs a reason"},
+		{"waiver bad date", head + "waivers:\n  - ruleId: r\n    reason: x\n    owner: o\n    expires: next year\n", `c.yaml:4: waiver: expires must be a date YYYY-MM-DD, got "next year"`},
+		{"waiver impossible date", head + "waivers:\n  - ruleId: r\n    reason: x\n    owner: o\n    expires: 2030-02-30\n", "is not a date"},
+		{"waiver bad resource", head + "waivers:\n  - resource: web\n    reason: x\n    owner: o\n    expires: 2030-01-01\n", "resource must be Kind/name"},
+		{"wrong apiVersion", "apiVersion: v1\nkind: Config\n", `c.yaml:1: apiVersion must be "aegis.dev/v1alpha1"`},
+		{"empty", "", "c.yaml:1: config is empty"},
+		{"aliases", head + "failOn: &x\n  severity: high\nother: *x\n", "c.yaml:3: YAML anchors and aliases are not allowed"},
+		{"syntax", head + "failOn: [\n", "c.yaml:3: invalid YAML: did not find expected node content"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tc.data))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			var ce *Error
+			assert.ErrorAs(t, err, &ce)
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("/no/such/.aegis.yaml")
+	assert.ErrorContains(t, err, "/no/such/.aegis.yaml: cannot read config")
+}
