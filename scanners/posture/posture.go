@@ -1,0 +1,196 @@
+package posture
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+
+	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/scanners"
+)
+
+// Name is the scanner's id.
+const Name = "posture"
+
+// RulesVersion is the version of aegis's own rules (ids, severities, the
+// best-practice heuristics). Bump it when a change could turn a finding new
+// or absent without a manifest change, so reports say why.
+const RulesVersion = "1.0.0"
+
+const (
+	psaModule = "k8s.io/pod-security-admission"
+	// psaFallbackVersion is the go.mod version, for binaries built without
+	// module information.
+	psaFallbackVersion = "v0.37.2"
+)
+
+// Scanner is the built-in posture scanner. It is stateless and safe for
+// concurrent use: base and head may be scanned at the same time.
+type Scanner struct{}
+
+var _ scanners.Scanner = (*Scanner)(nil)
+
+// New returns the posture scanner.
+func New() *Scanner { return &Scanner{} }
+
+// Name returns "posture".
+func (*Scanner) Name() string { return Name }
+
+// Version returns the rules version and the pod-security-admission library
+// version, since either changes what the scanner reports.
+func (*Scanner) Version(context.Context) (string, error) {
+	return fmt.Sprintf("%s (pod-security-admission %s)", RulesVersion, psaVersion()), nil
+}
+
+func psaVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == psaModule {
+				if d.Replace != nil && d.Replace.Version != "" {
+					return d.Replace.Version
+				}
+				if d.Version != "" && d.Version != "(devel)" {
+					return d.Version
+				}
+			}
+		}
+	}
+	return psaFallbackVersion
+}
+
+// Rules lists every rule: one per default check of the library, then the
+// best-practice rules, ordered by id.
+func (*Scanner) Rules() []report.Rule {
+	e, _ := engine() // on error Scan reports it; the best-practice rules still stand
+	return rules(e)
+}
+
+// Scan returns the findings of every pod-bearing object of the side, in a
+// deterministic order (location, rule, resource). An object whose pod
+// template cannot be read ends the scan with an error naming it: a side
+// that was not fully scanned must not pass as clean.
+func (*Scanner) Scan(ctx context.Context, t scanners.Target) ([]report.Finding, error) {
+	e, err := engine()
+	if err != nil {
+		return nil, err
+	}
+	if t.Set == nil {
+		return nil, errors.New("posture: no manifest set to scan")
+	}
+	var out []report.Finding
+	for _, obj := range t.Set.Objects {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("posture: %w", err)
+		}
+		fs, err := scanObject(e, obj)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	sortFindings(out)
+	return out, nil
+}
+
+// scanObject returns the findings of one object.
+func scanObject(e *pssEngine, obj manifest.Object) ([]report.Finding, error) {
+	w, ok, err := loadWorkload(obj)
+	if err != nil || !ok {
+		return nil, err
+	}
+	vs, err := e.evaluate(w)
+	if err != nil {
+		return nil, err
+	}
+	var out []report.Finding
+	seen := map[string]bool{}
+	add := func(f report.Finding) {
+		// A broken manifest may repeat a container or env name; one
+		// fingerprint is one finding to the delta, so keep the first.
+		if !seen[f.Fingerprint] {
+			seen[f.Fingerprint] = true
+			out = append(out, f)
+		}
+	}
+	for _, v := range vs {
+		doc := docFor(v.check)
+		var container, key string
+		switch v.subject.kind {
+		case subjContainer:
+			container = v.subject.name
+		case subjVolume:
+			key = v.subject.name
+		case subjAnnotations:
+			key = "metadata.annotations"
+		case subjPod:
+			key = v.subject.name // hostNetwork, hostPID, hostIPC; else the pod as a whole
+		}
+		msg := fmt.Sprintf("%s violates the %s Pod Security Standard (%s): %s. %s", w.label(), v.check.level, v.reason, v.detail, doc.fix)
+		add(w.finding(PSSRuleID(v.check.id), doc.severity, doc.title, container, key, "", w.violationPath(v), msg))
+	}
+	for _, p := range w.practices() {
+		path := p.ref.path
+		if p.field != "" {
+			path = path.Child(manifest.ParsePath(p.field)...)
+		}
+		add(w.finding(p.rule, p.severity, practiceDocs[p.rule].title, p.ref.c.Name, p.key, p.image, path, w.label()+": "+p.message))
+	}
+	return out, nil
+}
+
+// label names the object in messages: kind and name, not the namespace,
+// which shadow runs rewrite (the Resource field carries it).
+func (w *workload) label() string {
+	return w.obj.GetKind() + "/" + w.name()
+}
+
+func (w *workload) name() string {
+	if n := w.obj.GetName(); n != "" {
+		return n
+	}
+	return w.obj.GetGenerateName()
+}
+
+func (w *workload) finding(rule string, sev report.Severity, title, container, key, image string, path manifest.FieldPath, msg string) report.Finding {
+	loc := w.obj.Locate(path)
+	f := report.Finding{
+		Scanner:  Name,
+		RuleID:   rule,
+		Severity: sev,
+		Title:    title,
+		Message:  msg,
+		Resource: report.Resource{
+			APIVersion: w.obj.GetAPIVersion(),
+			Kind:       w.obj.GetKind(),
+			Namespace:  w.obj.GetNamespace(),
+			Name:       w.name(),
+			Container:  container,
+		},
+		Location: report.Location{Path: loc.Path, Line: loc.Line},
+		Image:    image,
+		Key:      key,
+	}
+	f.Fingerprint = report.ComputeFingerprint(f)
+	return f
+}
+
+// sortFindings orders by location, then rule, then resource, then key, so
+// that two scans of one side give byte-identical reports.
+func sortFindings(fs []report.Finding) {
+	slices.SortStableFunc(fs, func(a, b report.Finding) int {
+		return cmp.Or(
+			cmp.Compare(a.Location.Path, b.Location.Path),
+			cmp.Compare(a.Location.Line, b.Location.Line),
+			cmp.Compare(a.RuleID, b.RuleID),
+			cmp.Compare(a.Resource.Kind, b.Resource.Kind),
+			cmp.Compare(a.Resource.Namespace, b.Resource.Namespace),
+			cmp.Compare(a.Resource.Name, b.Resource.Name),
+			cmp.Compare(a.Resource.Container, b.Resource.Container),
+			cmp.Compare(a.Key, b.Key),
+		)
+	})
+}
