@@ -1,6 +1,7 @@
 // Package diff owns the resource-level comparison of two rendered Sets: which
 // objects the change adds, removes or changes, with a unified YAML diff per
-// changed object in which Secret values are masked.
+// changed object in which Secret values, and literals that look like
+// credentials (package secret), are masked.
 package diff
 
 import (
@@ -10,6 +11,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/secret"
 )
 
 // Type of a change to one object.
@@ -115,6 +117,8 @@ func maskedPair(base, head *manifest.Object) (string, string, error) {
 	}
 	if isSecret(base) || isSecret(head) {
 		bm, hm = maskSecret(bm, nil), maskSecret(hm, bm)
+	} else {
+		bm, hm = maskLiterals(bm, nil), maskLiterals(hm, bm)
 	}
 	before, err := yamlOf(bm)
 	if err != nil {
@@ -129,7 +133,72 @@ func isSecret(o *manifest.Object) bool {
 }
 
 // Masked is what a Secret value is shown as.
-const Masked = "***"
+const Masked = secret.Masked
+
+// maskLiterals copies obj with every secret-looking literal masked: a
+// {name, value} pair (env vars) or a ConfigMap data entry whose name or
+// format says it holds a credential. other is the base side of the same
+// object when obj is the head, to flag changed values.
+func maskLiterals(obj, other map[string]any) map[string]any {
+	if obj == nil {
+		return nil
+	}
+	out, _ := maskValue(obj, other, obj["kind"] == "ConfigMap").(map[string]any)
+	return out
+}
+
+func maskValue(v, other any, configMap bool) any {
+	switch x := v.(type) {
+	case map[string]any:
+		om, _ := other.(map[string]any)
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			out[k] = maskValue(val, om[k], configMap)
+		}
+		if name, ok := x["name"].(string); ok {
+			if value, ok := x["value"].(string); ok {
+				if _, looks := secret.Looking(name, value); looks {
+					out["value"] = maskedLiteral(value, om["value"])
+				}
+			}
+		}
+		if configMap {
+			if data, ok := x["data"].(map[string]any); ok {
+				od, _ := om["data"].(map[string]any)
+				masked := make(map[string]any, len(data))
+				for k, val := range data {
+					masked[k] = val
+					if s, ok := val.(string); ok {
+						if _, looks := secret.Looking(k, s); looks {
+							masked[k] = maskedLiteral(s, od[k])
+						}
+					}
+				}
+				out["data"] = masked
+			}
+		}
+		return out
+	case []any:
+		ol, _ := other.([]any)
+		out := make([]any, len(x))
+		for i, item := range x {
+			var o any
+			if i < len(ol) {
+				o = ol[i]
+			}
+			out[i] = maskValue(item, o, configMap)
+		}
+		return out
+	}
+	return v
+}
+
+func maskedLiteral(value string, other any) string {
+	if o, ok := other.(string); ok && o != value {
+		return Masked + " (changed)"
+	}
+	return Masked
+}
 
 // maskSecret copies obj with every data and stringData value masked and the
 // last-applied annotation (which embeds the values) removed; other is the

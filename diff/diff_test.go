@@ -99,3 +99,53 @@ func TestIdenticalSetsHaveNoChanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, changes, "origins differ but content does not")
 }
+
+func TestSecretLookingLiteralsMasked(t *testing.T) {
+	base := set(t, "a.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: w}
+spec:
+  template:
+    spec:
+      containers:
+        - name: w
+          env:
+            - {name: DB_PASSWORD, value: hunter2-base}
+            - {name: LOG_LEVEL, value: debug}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data:
+  github: ghp_abcdefghijklmnopqrstuvwxyz0123456789AB
+  mode: fast
+`)
+	head := set(t, "a.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: w}
+spec:
+  template:
+    spec:
+      containers:
+        - name: w
+          env:
+            - {name: DB_PASSWORD, value: hunter2-head}
+            - {name: LOG_LEVEL, value: info}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data:
+  github: ghp_abcdefghijklmnopqrstuvwxyz0123456789AB
+  mode: slow
+`)
+	changes, err := Compute(base, head)
+	require.NoError(t, err)
+	out := Format(changes)
+	for _, s := range []string{"hunter2", "ghp_"} {
+		assert.NotContains(t, out, s)
+	}
+	assert.Contains(t, out, "+              value: '*** (changed)'")
+	assert.Contains(t, out, "+              value: info", "ordinary values are shown")
+	assert.Contains(t, out, "+  mode: slow")
+}

@@ -62,12 +62,15 @@ const (
 )
 
 // Resource is the Kubernetes object a finding concerns.
+//
+// Every field is always written to JSON, empty or not: the report's schema
+// promises all five keys (docs/report-schema.md).
 type Resource struct {
-	APIVersion string `json:"apiVersion,omitempty"`
-	Kind       string `json:"kind,omitempty"`
-	Namespace  string `json:"namespace,omitempty"`
-	Name       string `json:"name,omitempty"`
-	Container  string `json:"container,omitempty"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	Container  string `json:"container"`
 }
 
 func (r Resource) String() string {

@@ -195,7 +195,7 @@ func TestDiffCommand(t *testing.T) {
 	res := runBinary(t, "diff", "--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod")
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "# changed Deployment.apps/shop/prod-web")
-	assert.Contains(t, res.stdout, "+        - name: node-logs")
+	assert.Contains(t, res.stdout, "+            path: /var/log")
 	assert.Contains(t, res.stderr, "0 added, 0 removed, 1 changed")
 }
 

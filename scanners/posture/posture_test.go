@@ -14,6 +14,7 @@ import (
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/secret"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -484,7 +485,7 @@ func TestSecretLooking(t *testing.T) {
 		{"REPLICAS", "3", false},
 	}
 	for _, tc := range cases {
-		_, got := secretLooking(tc.name, tc.value)
+		_, got := secret.Looking(tc.name, tc.value)
 		assert.Equal(t, tc.want, got, "%s", tc.name)
 	}
 }

@@ -2,10 +2,10 @@ package posture
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/secret"
 )
 
 // practice is one best-practice finding before it becomes a report.Finding.
@@ -65,7 +65,7 @@ func (w *workload) practices() []practice {
 			if e.ValueFrom != nil || e.Value == "" {
 				continue
 			}
-			if why, ok := secretLooking(e.Name, e.Value); ok {
+			if why, ok := secret.Looking(e.Name, e.Value); ok {
 				// The message names the variable and why it looks secret,
 				// never the value: findings end up in PR comments and SARIF.
 				out = append(out, practice{rule: RuleSecretInEnv, severity: report.High, ref: r,
@@ -98,45 +98,4 @@ func imageMutability(image string) (report.Severity, string, bool) {
 		return report.Medium, "by the :latest tag without a digest", true
 	}
 	return report.Low, "by a mutable tag without a digest", true
-}
-
-var (
-	// Names that say the variable holds a secret.
-	secretNameRe = regexp.MustCompile(`(?i)(passw(or)?d|passphrase|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|auth[_-]?key|credential|client[_-]?secret|conn(ection)?[_-]?string)`)
-	// Names that point at a secret (a file, a Secret's name) or describe one
-	// (its lifetime) rather than hold it.
-	secretRefNameRe = regexp.MustCompile(`(?i)[_-](file|path|dir|name|ref|ttl|timeout|expiry|expires|length|size|enabled)$`)
-	// Values that cannot be a credential.
-	harmlessValueRe = regexp.MustCompile(`(?i)^(true|false|yes|no|on|off|none|null|-?[0-9]+(\.[0-9]+)?|\$\([A-Za-z_][A-Za-z0-9_]*\))$`)
-)
-
-// secretPatterns are credential formats recognisable by value alone.
-var secretPatterns = []struct {
-	what string
-	re   *regexp.Regexp
-}{
-	{"an AWS access key id", regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`)},
-	{"a GitHub token", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{22,}`)},
-	{"a GitLab token", regexp.MustCompile(`\bglpat-[A-Za-z0-9_-]{20,}`)},
-	{"a Slack token", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`)},
-	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
-	{"a Stripe live key", regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{16,}`)},
-	{"a private key", regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----`)},
-	{"a JSON Web Token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
-	{"a URL with a password", regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@`)},
-}
-
-// secretLooking says whether an env var's literal value looks like a secret
-// and why, in words that do not reveal the value.
-func secretLooking(name, value string) (string, bool) {
-	for _, p := range secretPatterns {
-		if p.re.MatchString(value) {
-			return "the value has the format of " + p.what, true
-		}
-	}
-	if secretNameRe.MatchString(name) && !secretRefNameRe.MatchString(name) &&
-		!harmlessValueRe.MatchString(strings.TrimSpace(value)) {
-		return "the name suggests a secret", true
-	}
-	return "", false
 }

@@ -1,0 +1,381 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kube-sentient/aegis/config"
+)
+
+// topFindings is how many blocking findings the reasons name one by one;
+// the rest are counted, so that the reasons stay readable on a terminal.
+const topFindings = 5
+
+// Gate applies the policy to a report whose Findings carry their delta
+// state (see Delta): it applies the waivers, records the expired ones,
+// fills Summary and Policy, and sets Verdict and Reasons. It returns the
+// verdict for convenience. A nil cfg means config.Default().
+//
+// The verdict is, in this order of precedence:
+//   - error when no scanner ran, when none completed, or when a scanner run
+//     failed and failOn.scannerError holds and the scanner's settings allow
+//     neither the error (allowError) nor, for a scanner that is not
+//     installed (ScannerRun.Missing), its absence (allowMissing);
+//   - fail when a new, unwaived finding is at or above failOn.severity;
+//   - pass otherwise.
+//
+// Error wins over fail because an incomplete scan may hide more; the fail
+// reasons are still listed. The first reason is always a one-line summary of
+// the verdict, the others explain it.
+func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	threshold, err := ParseSeverity(cfg.FailOn.Severity)
+	if err != nil {
+		threshold = High // config validation rejects this earlier; keep the default
+	}
+	failOnScannerErr := cfg.FailOn.ScannerError == nil || *cfg.FailOn.ScannerError
+	r.APIVersion, r.Kind = APIVersion, Kind
+	r.Policy = PolicyRef{Path: cfg.Path, FailOnSeverity: threshold, FailOnScannerErr: failOnScannerErr}
+
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		if f.Fingerprint == "" {
+			f.Fingerprint = ComputeFingerprint(*f)
+		}
+		if f.BaselineState == "" {
+			f.BaselineState = New // a finding that skipped the delta must not escape the gate
+		}
+	}
+	notes := applyWaivers(r, cfg, now)
+
+	// A finding of unknown severity blocks: a malformed scanner result must
+	// not be able to pass the gate by sorting below every threshold.
+	var blocking []Finding
+	for _, f := range r.Findings {
+		if f.BaselineState == New && !f.Waived && (f.Severity.Rank() < 0 || f.Severity.AtLeast(threshold)) {
+			blocking = append(blocking, f)
+		}
+	}
+	SortFindings(blocking)
+	r.Summary = Summarize(r.Findings)
+	r.Summary.Blocking = len(blocking)
+
+	scannerErrs, allowedErrs, ok := judgeScanners(r.Scanners, cfg, failOnScannerErr)
+	var why []string
+	switch {
+	case len(r.Scanners) == 0:
+		r.Verdict = Error
+		why = append(why, "Error: no scanner ran, so aegis cannot tell whether the change is safe.")
+	case ok == 0:
+		r.Verdict = Error
+		why = append(why, "Error: no scanner completed, so aegis cannot tell whether the change is safe.")
+	case len(scannerErrs) > 0:
+		r.Verdict = Error
+		why = append(why, fmt.Sprintf("Error: %s failed and the policy does not allow it, so aegis cannot tell whether the change is safe.",
+			plural(len(scannerErrs), "scanner run", "scanner runs")))
+	case len(blocking) > 0:
+		r.Verdict = Fail
+	default:
+		r.Verdict = Pass
+		why = append(why, passReason(r.Summary, threshold))
+	}
+	why = append(why, scannerErrs...)
+	if len(blocking) > 0 {
+		fr := failReasons(blocking, threshold)
+		if r.Verdict != Fail {
+			fr[0] = "Also: " + strings.TrimPrefix(fr[0], "Failed: ")
+		}
+		why = append(why, fr...)
+	}
+	why = append(why, allowedErrs...)
+	r.Reasons = append(why, notes...)
+	return r.Verdict
+}
+
+// judgeScanners sorts failed runs into those that decide an error verdict
+// and those the policy accepts, each as a sentence, and counts the runs
+// that completed.
+func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool) (blocking, allowed []string, ok int) {
+	for _, run := range runs {
+		switch run.Status {
+		case StatusOK:
+			ok++
+			continue
+		case StatusSkipped:
+			continue
+		}
+		// Any status other than ok and skipped counts as an error: an
+		// unknown status must not read as success.
+		s := cfg.Scanner(run.Name)
+		what := fmt.Sprintf("Scanner %s failed on %s", run.Name, orUnknown(run.Side))
+		if run.Missing {
+			what = fmt.Sprintf("Scanner %s is not installed (%s side)", run.Name, orUnknown(run.Side))
+		}
+		if run.Error != "" {
+			what += ": " + oneLine(run.Error, 300)
+		}
+		what = strings.TrimRight(what, ". ")
+		switch {
+		case s.AllowError:
+			allowed = append(allowed, what+"; accepted because scanners."+run.Name+".allowError is set.")
+		case run.Missing && s.AllowMissing:
+			allowed = append(allowed, what+"; accepted because scanners."+run.Name+".allowMissing is set.")
+		case !failOnScannerErr:
+			allowed = append(allowed, what+"; accepted because failOn.scannerError is false.")
+		default:
+			hint := "allowError"
+			if run.Missing {
+				hint = "allowMissing"
+			}
+			blocking = append(blocking, fmt.Sprintf("%s. To accept this, set scanners.%s.%s in the policy.", what, run.Name, hint))
+		}
+	}
+	return blocking, allowed, ok
+}
+
+func failReasons(blocking []Finding, threshold Severity) []string {
+	counts := map[Severity]int{}
+	var unknown int
+	for _, f := range blocking {
+		if f.Severity.Rank() < 0 {
+			unknown++
+		} else {
+			counts[f.Severity]++
+		}
+	}
+	var parts []string
+	for _, s := range Severities {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	if unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d of unknown severity", unknown))
+	}
+	out := []string{fmt.Sprintf("Failed: the change introduces %s at or above %s (%s) that no waiver accepts.",
+		plural(len(blocking), "new finding", "new findings"), threshold, strings.Join(parts, ", "))}
+	for i, f := range blocking {
+		if i == topFindings {
+			out = append(out, fmt.Sprintf("And %s.", plural(len(blocking)-topFindings, "more blocking finding", "more blocking findings")))
+			break
+		}
+		out = append(out, describeFinding(f))
+	}
+	return out
+}
+
+// describeFinding is one sentence naming a finding, where it is and why.
+func describeFinding(f Finding) string {
+	sev := string(f.Severity)
+	if f.Severity.Rank() < 0 {
+		sev = fmt.Sprintf("unknown-severity (%q)", oneLine(string(f.Severity), 20))
+	}
+	s := fmt.Sprintf("New %s finding %s on %s", sev, oneLine(f.RuleID, 100), oneLine(f.Resource.String(), 200))
+	if f.Location.Path != "" {
+		s += " at " + oneLine(f.Location.String(), 200)
+	}
+	if text := firstNonEmpty(f.Title, f.Message); text != "" {
+		s += ": " + oneLine(text, 200)
+	}
+	return strings.TrimRight(s, ". ") + "."
+}
+
+func passReason(s Summary, threshold Severity) string {
+	parts := []string{fmt.Sprintf("Passed: no new finding at or above %s", threshold)}
+	var extra []string
+	if below := s.New - s.NewWaived; below > 0 {
+		extra = append(extra, plural(below, "new finding", "new findings")+" below it")
+	}
+	if w := s.NewWaived; w > 0 {
+		extra = append(extra, plural(w, "new finding", "new findings")+" waived")
+	}
+	if s.Fixed > 0 {
+		extra = append(extra, plural(s.Fixed, "finding", "findings")+" fixed")
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "; "+strings.Join(extra, ", "))
+	}
+	return strings.Join(parts, "") + "."
+}
+
+// applyWaivers marks the head's findings (new and unchanged) that a valid
+// waiver accepts and records every expired waiver. Fixed findings are left
+// alone: there is nothing to accept. It returns one reason per expired
+// waiver.
+func applyWaivers(r *Report, cfg *config.Config, now time.Time) []string {
+	r.ExpiredWaivers = nil
+	var notes []string
+	for i := range r.Findings {
+		r.Findings[i].Waived, r.Findings[i].WaiverReason = false, ""
+	}
+	for _, w := range cfg.Waivers {
+		expired := waiverExpired(w, now)
+		matches := 0
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			if f.BaselineState == Absent || !WaiverMatches(w, *f) {
+				continue
+			}
+			matches++
+			if !expired && !f.Waived { // the first valid waiver in the file wins
+				f.Waived = true
+				f.WaiverReason = fmt.Sprintf("%s (%s, until %s)", strings.TrimSpace(w.Reason), strings.TrimSpace(w.Owner), w.Expires)
+			}
+		}
+		if !expired {
+			continue
+		}
+		ew := ExpiredWaiver{
+			RuleID: w.RuleID, Fingerprint: w.Fingerprint, Resource: w.Resource,
+			Reason: w.Reason, Owner: w.Owner, Expires: w.Expires,
+			Location: Location{Path: cfg.Path, Line: w.Line}, Matches: matches,
+		}
+		r.ExpiredWaivers = append(r.ExpiredWaivers, ew)
+		where := ""
+		if cfg.Path != "" {
+			where = " at " + ew.Location.String()
+		}
+		notes = append(notes, fmt.Sprintf("The waiver%s (%s, owner %s) expired on %s and no longer waives anything (it matches %s); renew or remove it.",
+			where, WaiverSelectors(w), oneLine(w.Owner, 100), oneLine(w.Expires, 20), plural(matches, "finding", "findings")))
+	}
+	return notes
+}
+
+// waiverExpired reads ExpiresAt, which config.Parse sets, and falls back to
+// the Expires date for a waiver built in code. A waiver with no readable
+// date is expired: it must not waive forever by mistake.
+func waiverExpired(w config.Waiver, now time.Time) bool {
+	if w.ExpiresAt.IsZero() {
+		day, err := time.Parse("2006-01-02", w.Expires)
+		if err != nil {
+			return true
+		}
+		w.ExpiresAt = day.AddDate(0, 0, 1)
+	}
+	return w.Expired(now)
+}
+
+// WaiverMatches reports whether every selector the waiver gives (rule id,
+// fingerprint, resource) matches the finding. A waiver with no selector
+// matches nothing. The resource is "Kind/name", which matches in any
+// namespace (shadow namespaces rewrite it), or "Kind/namespace/name"; the
+// kind is compared without regard to case.
+func WaiverMatches(w config.Waiver, f Finding) bool {
+	if w.RuleID == "" && w.Fingerprint == "" && w.Resource == "" {
+		return false
+	}
+	if w.RuleID != "" && w.RuleID != f.RuleID {
+		return false
+	}
+	if w.Fingerprint != "" {
+		fp := f.Fingerprint
+		if fp == "" {
+			fp = ComputeFingerprint(f)
+		}
+		if w.Fingerprint != fp {
+			return false
+		}
+	}
+	if w.Resource != "" {
+		parts := strings.Split(w.Resource, "/")
+		switch len(parts) {
+		case 2:
+			return strings.EqualFold(parts[0], f.Resource.Kind) && parts[1] == f.Resource.Name
+		case 3:
+			return strings.EqualFold(parts[0], f.Resource.Kind) && parts[1] == f.Resource.Namespace && parts[2] == f.Resource.Name
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// WaiverSelectors describes what a waiver selects, e.g.
+// "rule pss.privileged, resource Deployment/web".
+func WaiverSelectors(w config.Waiver) string {
+	var s []string
+	if w.RuleID != "" {
+		s = append(s, "rule "+oneLine(w.RuleID, 100))
+	}
+	if w.Fingerprint != "" {
+		s = append(s, "fingerprint "+oneLine(w.Fingerprint, 80))
+	}
+	if w.Resource != "" {
+		s = append(s, "resource "+oneLine(w.Resource, 200))
+	}
+	return strings.Join(s, ", ")
+}
+
+// Summarize counts findings by delta state and severity. Waived counts the
+// head's waived findings; Blocking is left to Gate, which knows the policy.
+func Summarize(findings []Finding) Summary {
+	s := Summary{NewBySeverity: zeroCounts(), FixedBySeverity: zeroCounts(), UnchangedBySeverity: zeroCounts()}
+	for _, f := range findings {
+		switch f.BaselineState {
+		case Unchanged:
+			s.Unchanged++
+			s.UnchangedBySeverity[f.Severity]++
+		case Absent:
+			s.Fixed++
+			s.FixedBySeverity[f.Severity]++
+			continue
+		default:
+			s.New++
+			s.NewBySeverity[f.Severity]++
+			if f.Waived {
+				s.NewWaived++
+			}
+		}
+		if f.Waived {
+			s.Waived++
+		}
+	}
+	return s
+}
+
+func zeroCounts() map[Severity]int {
+	m := make(map[Severity]int, len(Severities))
+	for _, s := range Severities {
+		m[s] = 0
+	}
+	return m
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown side"
+	}
+	return oneLine(s, 40)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// oneLine flattens whitespace (a message with newlines would break a
+// sentence, a table row or a log line) and caps the length in runes.
+func oneLine(s string, limit int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if limit > 0 && len(s) > limit {
+		r := []rune(s)
+		if len(r) > limit {
+			return string(r[:limit-1]) + "…"
+		}
+	}
+	return s
+}
