@@ -157,7 +157,7 @@ func (h *helmRun) run(ctx context.Context) ([]manifest.Object, error) {
 		name = defaultReleaseName
 	}
 	if err := chartutil.ValidateReleaseName(name); err != nil {
-		return nil, fmt.Errorf("release name %q: %w", name, err)
+		return nil, &manifest.SourceError{Msg: fmt.Sprintf("invalid --release-name %q: %v", name, err)}
 	}
 	ns := h.opts.Namespace
 	if ns == "" {
@@ -477,7 +477,7 @@ func (h *helmRun) userValuesMap() (map[string]any, error) {
 	h.setVals = map[string]any{}
 	for _, s := range h.opts.Set {
 		if err := strvals.ParseInto(s, base); err != nil {
-			return nil, fmt.Errorf("invalid --set %q: %w", s, err)
+			return nil, &manifest.SourceError{Msg: fmt.Sprintf("invalid --set %q: %v", s, err)}
 		}
 		_ = strvals.ParseInto(s, h.setVals)
 	}
@@ -538,7 +538,7 @@ func (h *helmRun) capabilities() (*common.Capabilities, error) {
 	if h.opts.KubeVersion != "" {
 		kv, err := common.ParseKubeVersion(h.opts.KubeVersion)
 		if err != nil {
-			return nil, fmt.Errorf("invalid Kubernetes version %q: %w", h.opts.KubeVersion, err)
+			return nil, &manifest.SourceError{Msg: fmt.Sprintf("invalid --kube-version %q: %v", h.opts.KubeVersion, err)}
 		}
 		caps.KubeVersion = *kv
 	}

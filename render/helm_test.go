@@ -146,7 +146,9 @@ func TestHelmCapabilities(t *testing.T) {
 
 	_, err := renderHelm(context.Background(), helmRoot, filepath.Join(helmRoot, "app"), Options{KubeVersion: "not-a-version"})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Kubernetes version")
+	assert.Contains(t, err.Error(), "invalid --kube-version")
+	var se *manifest.SourceError
+	assert.ErrorAs(t, err, &se, "bad input, exit 2")
 }
 
 func TestHelmOrigins(t *testing.T) {
