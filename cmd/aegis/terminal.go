@@ -76,8 +76,8 @@ const maxListed = 20
 // counts, then new and fixed findings with their source lines.
 func printSummary(w io.Writer, r *report.Report, color bool) {
 	p := palette{on: color}
-	fmt.Fprintf(w, "aegis %s  %s -> %s  (%d -> %d objects, %d resources changed)\n",
-		p.verdict(r.Verdict), r.Base.Source, r.Head.Source, r.Base.Objects, r.Head.Objects, len(r.Changes))
+	fmt.Fprintf(w, "aegis %s  %s -> %s  (%d -> %d objects, %s changed)\n",
+		p.verdict(r.Verdict), r.Base.Source, r.Head.Source, r.Base.Objects, r.Head.Objects, plural(len(r.Changes), "resource"))
 	for _, reason := range r.Reasons {
 		fmt.Fprintf(w, "  - %s\n", reason)
 	}
@@ -123,4 +123,11 @@ func oneLine(s string) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
