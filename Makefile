@@ -22,10 +22,8 @@ lint: ## gofmt and go vet
 bench: ## aegis vs the kustomize CLI on 1,000 resources, peak RSS, Go benchmarks
 	hack/bench.sh 1000
 
-demo: build ## verify the three examples (no cluster needed)
-	-$(BIN) verify --base examples/kustomize-overlay/before --head examples/kustomize-overlay/after overlays/prod
-	-$(BIN) verify --base examples/plain-yaml/before --head examples/plain-yaml/after
-	-$(BIN) verify --base examples/helm-values/before --head examples/helm-values/after chart
+demo: build ## verify the three examples and check their verdicts (no cluster needed)
+	hack/demo.sh
 
 clean: ## remove build output
 	rm -rf bin

@@ -81,7 +81,7 @@ func (d *Decoder) Decode(path string, data []byte) ([]Object, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, yamlError(path, err)
+			return nil, YAMLError(path, err)
 		}
 		d.documents++
 		if d.documents > d.Limits.MaxDocuments {
@@ -111,7 +111,7 @@ func (d *Decoder) decodeDocument(path string, doc *yaml.Node) ([]Object, error) 
 		return nil, nil // empty document
 	}
 	root := doc.Content[0]
-	if err := d.checkSize(path, root); err != nil {
+	if err := CheckExpansion(path, root, d.Limits); err != nil {
 		return nil, err
 	}
 	v, err := toJSONValue(path, root, 0, d.Limits.MaxDepth)
@@ -177,14 +177,16 @@ func newObject(path string, node *yaml.Node, m map[string]any) (Object, error) {
 	}, nil
 }
 
-// checkSize rejects alias bombs: it counts nodes as if every alias were
-// expanded, memoising per anchor so the count itself stays cheap.
-func (d *Decoder) checkSize(path string, root *yaml.Node) error {
+// CheckExpansion rejects alias bombs and deep nesting in a parsed YAML
+// document: it counts nodes as if every alias were expanded, memoising per
+// anchor so the count itself stays cheap. Every reader of untrusted YAML
+// (manifests, kustomizations, patches, values) runs it before decoding.
+func CheckExpansion(path string, root *yaml.Node, l Limits) error {
 	memo := map[*yaml.Node]int{}
 	var size func(n *yaml.Node, depth int) (int, error)
 	size = func(n *yaml.Node, depth int) (int, error) {
-		if depth > d.Limits.MaxDepth {
-			return 0, Errorf(path, n.Line, "document nests deeper than %d levels", d.Limits.MaxDepth)
+		if depth > l.MaxDepth {
+			return 0, Errorf(path, n.Line, "document nests deeper than %d levels", l.MaxDepth)
 		}
 		if n.Kind == yaml.AliasNode {
 			n = n.Alias
@@ -202,8 +204,8 @@ func (d *Decoder) checkSize(path string, root *yaml.Node) error {
 				return 0, err
 			}
 			total += s
-			if total > d.Limits.MaxNodes {
-				return 0, Errorf(path, n.Line, "document expands to more than %d YAML nodes (alias bomb?)", d.Limits.MaxNodes)
+			if total > l.MaxNodes {
+				return 0, Errorf(path, n.Line, "document expands to more than %d YAML nodes (alias bomb?)", l.MaxNodes)
 			}
 		}
 		memo[n] = total
@@ -322,8 +324,8 @@ func scalarValue(path string, n *yaml.Node) (any, error) {
 
 var yamlLineRe = "line "
 
-// yamlError turns a yaml.v3 error ("yaml: line 3: ...") into a SourceError.
-func yamlError(path string, err error) error {
+// YAMLError turns a yaml.v3 error ("yaml: line 3: ...") into a SourceError.
+func YAMLError(path string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, yamlLineRe); ok {
 		if num, tail, ok := strings.Cut(rest, ":"); ok {

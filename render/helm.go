@@ -450,7 +450,7 @@ func (h *helmRun) userValuesMap() (map[string]any, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(h.dir, vf)
 		}
-		inRoot := helmInsideRoot(h.root, p)
+		inRoot := within(h.root, p)
 		display := p
 		if inRoot {
 			display = rel(h.root, p)
@@ -520,12 +520,6 @@ func parseValuesDocs(data []byte) []*yaml.Node {
 		}
 		docs = append(docs, n)
 	}
-}
-
-// helmInsideRoot reports whether p lies inside root (lexically).
-func helmInsideRoot(root, p string) bool {
-	r, err := filepath.Rel(root, p)
-	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) && !filepath.IsAbs(r)
 }
 
 // capabilities are Helm's client-only defaults (as in `helm template`),

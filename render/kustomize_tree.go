@@ -279,12 +279,6 @@ func (t *kustTree) localPath(n *kustNode, item *yaml.Node) (string, error) {
 	return abs, nil
 }
 
-// within reports whether p is root or below it.
-func within(root, p string) bool {
-	r, err := filepath.Rel(root, p)
-	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) && !filepath.IsAbs(r)
-}
-
 // read reads a source file once, within the size limit, and keeps the bytes
 // for krusty so that nothing is read twice.
 func (t *kustTree) read(abs, r string) ([]byte, error) {
@@ -323,58 +317,13 @@ func parseYAMLDocs(r string, data []byte, lim manifest.Limits) ([]*yaml.Node, er
 			return docs, nil
 		}
 		if err != nil {
-			return nil, yamlSourceError(r, err)
+			return nil, manifest.YAMLError(r, err)
 		}
-		if err := checkNodeBudget(r, &doc, lim); err != nil {
+		if err := manifest.CheckExpansion(r, &doc, lim); err != nil {
 			return nil, err
 		}
 		docs = append(docs, &doc)
 	}
-}
-
-// yamlSourceError keeps the line of a yaml.v3 error ("yaml: line 3: ...").
-func yamlSourceError(r string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	var line int
-	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
-		_, tail, _ := strings.Cut(msg, ":")
-		return manifest.Errorf(r, line, "invalid YAML:%s", tail)
-	}
-	return manifest.Errorf(r, 0, "invalid YAML: %s", msg)
-}
-
-// checkNodeBudget counts nodes as if aliases were expanded (memoised per
-// node) and bounds the nesting depth, as the manifest decoder does for
-// resources; kustomization and patch files are not decoded by it.
-func checkNodeBudget(r string, doc *yaml.Node, lim manifest.Limits) error {
-	memo := map[*yaml.Node]int{}
-	var size func(n *yaml.Node, depth int) (int, error)
-	size = func(n *yaml.Node, depth int) (int, error) {
-		if depth > lim.MaxDepth {
-			return 0, manifest.Errorf(r, n.Line, "document nests deeper than %d levels", lim.MaxDepth)
-		}
-		if n.Kind == yaml.AliasNode && n.Alias != nil {
-			n = n.Alias
-		}
-		if s, ok := memo[n]; ok {
-			return s, nil
-		}
-		total := 1
-		for _, c := range n.Content {
-			s, err := size(c, depth+1)
-			if err != nil {
-				return 0, err
-			}
-			total += s
-			if total > lim.MaxNodes {
-				return 0, manifest.Errorf(r, n.Line, "document expands to more than %d YAML nodes (alias bomb?)", lim.MaxNodes)
-			}
-		}
-		memo[n] = total
-		return total, nil
-	}
-	_, err := size(doc, 0)
-	return err
 }
 
 // kustomizationKeys are the top-level keys kustomize accepts, read from its

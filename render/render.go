@@ -96,11 +96,10 @@ func resolveDir(root, path string) (string, error) {
 	if filepath.IsAbs(path) {
 		return "", &manifest.SourceError{Location: manifest.Location{Path: path}, Msg: "PATH must be relative to the repository root (or to --base/--head)"}
 	}
-	clean := filepath.Clean(path)
-	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+	dir := filepath.Join(root, path)
+	if !within(root, dir) {
 		return "", &manifest.SourceError{Location: manifest.Location{Path: path}, Msg: "PATH leaves the source root"}
 	}
-	dir := filepath.Join(root, clean)
 	fi, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -205,10 +204,17 @@ func checkSymlink(root, p string) error {
 	if err != nil {
 		return err
 	}
-	if r, err := filepath.Rel(realRoot, target); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+	if !within(realRoot, target) {
 		return &manifest.SourceError{Location: manifest.Location{Path: rel(root, p)}, Msg: "symlink points outside the source root"}
 	}
 	return nil
+}
+
+// within reports whether p is root or below it (lexically: resolve
+// symlinks first where they matter).
+func within(root, p string) bool {
+	r, err := filepath.Rel(root, p)
+	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) && !filepath.IsAbs(r)
 }
 
 // readLimited reads a file, refusing it when larger than max bytes.
