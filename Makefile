@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 BIN     := bin/aegis
 
-.PHONY: help build test lint bench demo clean
+.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -11,7 +11,10 @@ help: ## list targets
 build: ## build bin/aegis
 	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/aegis
 
-test: ## run every test (unit, golden, contract, CLI)
+test: ## run every test: unit, golden, contract, CLI, and integration on the local control plane
+	hack/test.sh
+
+unit: ## run the tests that need no cluster (integration tests skip)
 	$(GO) test -count=1 ./...
 
 lint: ## gofmt and go vet
@@ -22,8 +25,17 @@ lint: ## gofmt and go vet
 bench: ## aegis vs the kustomize CLI on 1,000 resources, peak RSS, Go benchmarks
 	hack/bench.sh 1000
 
-demo: build ## verify the three examples and check their verdicts (no cluster needed)
+demo: build ## the main job: shadow-verify the examples on the local control plane (SHADOW=off: no cluster)
 	hack/demo.sh
+
+cluster-build: ## build the local control plane's binaries into the version-keyed cache
+	hack/cluster/build.sh
+
+cluster-up: ## start the local control plane (etcd, apiserver, controllers, scheduler, kwok)
+	hack/cluster/up.sh
+
+cluster-down: ## stop the local control plane by recorded PID and remove its state
+	hack/cluster/down.sh
 
 clean: ## remove build output
 	rm -rf bin

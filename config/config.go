@@ -40,6 +40,9 @@ type FailOn struct {
 	Severity string `yaml:"severity"`
 	// ScannerError: a scanner that errors fails the gate (default true).
 	ScannerError *bool `yaml:"scannerError"`
+	// Unhealthy: a head that is not Healthy in its shadow namespace fails
+	// the gate (default true).
+	Unhealthy *bool `yaml:"unhealthy"`
 }
 
 // ScannerSettings tune one scanner.
@@ -228,6 +231,10 @@ func (c *Config) applyDefaults() {
 	if c.FailOn.ScannerError == nil {
 		t := true
 		c.FailOn.ScannerError = &t
+	}
+	if c.FailOn.Unhealthy == nil {
+		t := true
+		c.FailOn.Unhealthy = &t
 	}
 	if c.Scanners == nil {
 		c.Scanners = map[string]ScannerSettings{}

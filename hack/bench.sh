@@ -51,5 +51,13 @@ ratio aegis / kustomize: ${ratio}   (goal <= 1.5)
 aegis peak RSS: $(( rss_kb / 1024 )) MiB   (goal < 300 MiB)
 TXT
 
+echo "== shadow overhead on the warm local control plane"
+kubeconfig=${AEGIS_KUBECONFIG:-}
+if [[ -z "$kubeconfig" ]]; then
+  kubeconfig=$(hack/cluster/up.sh)
+  trap 'rm -rf "$work"; hack/cluster/down.sh' EXIT
+fi
+go run ./hack/shadowbench -kubeconfig "$kubeconfig" -aegis bin/aegis -runs 3
+
 echo "== go test -bench"
 go test -run '^$' -bench . -benchmem ./report/ ./sarif/ ./scanners/posture/ ./render/ ./manifest/ 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)'

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# `make demo`: verify each bundled example (before -> after) and check that
-# aegis reaches the verdict the example is built to show. Reports land in
-# .cache/demo/<example>/ (SARIF, JSON, Markdown).
+# `make demo`: aegis's main job on the bundled examples. Starts the local
+# control plane if none is given (AEGIS_KUBECONFIG), verifies each example
+# (before -> after) with --shadow=both, checks that aegis reaches the verdict
+# the example is built to show, and tears down what it started. Reports land
+# in .cache/demo/<example>/ (SARIF, JSON, Markdown).
+#
+# SHADOW=off runs without a cluster (static checks only).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+shadow=${SHADOW:-both}
 
 # example  PATH  expected-exit
 examples=(
@@ -12,13 +17,24 @@ examples=(
   "helm-values chart 0"
 )
 
+kube_args=()
+if [[ "$shadow" != off ]]; then
+  kubeconfig=${AEGIS_KUBECONFIG:-}
+  if [[ -z "$kubeconfig" ]]; then
+    echo "demo: starting the local control plane (hack/cluster/up.sh)" >&2
+    kubeconfig=$(hack/cluster/up.sh) || { echo "demo: the local control plane did not start" >&2; exit 3; }
+    trap 'hack/cluster/down.sh' EXIT
+  fi
+  kube_args=(--kubeconfig "$kubeconfig")
+fi
+
 status=0
 for row in "${examples[@]}"; do
   read -r name path want <<<"$row"
   out=".cache/demo/$name"
   mkdir -p "$out"
-  echo "\$ aegis verify --base examples/$name/before --head examples/$name/after $path"
-  bin/aegis verify --base "examples/$name/before" --head "examples/$name/after" \
+  echo "\$ aegis verify --shadow=$shadow --base examples/$name/before --head examples/$name/after $path"
+  bin/aegis verify --shadow="$shadow" "${kube_args[@]}" --base "examples/$name/before" --head "examples/$name/after" \
     --sarif "$out/aegis.sarif" --json "$out/report.json" --markdown "$out/comment.md" "$path"
   got=$?
   if [[ "$got" != "$want" ]]; then
@@ -27,5 +43,5 @@ for row in "${examples[@]}"; do
   fi
   echo
 done
-[[ $status == 0 ]] && echo "demo: every example reached its expected verdict; reports in .cache/demo/"
+if [[ $status == 0 ]]; then echo "demo: every example reached its expected verdict; reports in .cache/demo/"; fi
 exit $status

@@ -64,6 +64,7 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 	r.Summary.Blocking = len(blocking)
 
 	scannerErrs, allowedErrs, ok := judgeScanners(r.Scanners, cfg, failOnScannerErr)
+	unhealthy := unhealthyHead(r, cfg)
 	var why []string
 	switch {
 	case len(r.Scanners) == 0:
@@ -76,8 +77,11 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 		r.Verdict = Error
 		why = append(why, fmt.Sprintf("Error: %s failed and the policy does not allow it, so aegis cannot tell whether the change is safe.",
 			plural(len(scannerErrs), "scanner run", "scanner runs")))
-	case len(blocking) > 0:
+	case len(blocking) > 0 || unhealthy != "":
 		r.Verdict = Fail
+		if len(blocking) == 0 {
+			why = append(why, unhealthy)
+		}
 	default:
 		r.Verdict = Pass
 		why = append(why, passReason(r.Summary, threshold))
@@ -90,9 +94,25 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 		}
 		why = append(why, fr...)
 	}
+	if unhealthy != "" && (r.Verdict != Fail || len(blocking) > 0) {
+		why = append(why, unhealthy)
+	}
 	why = append(why, allowedErrs...)
 	r.Reasons = append(why, notes...)
 	return r.Verdict
+}
+
+// unhealthyHead returns the reason a head that is not Healthy in its shadow
+// namespace fails the gate (failOn.unhealthy, default true), or "".
+func unhealthyHead(r *Report, cfg *config.Config) string {
+	if r.Shadow == nil || r.Shadow.Head == nil || r.Shadow.Head.Health == "Healthy" {
+		return ""
+	}
+	if cfg.FailOn.Unhealthy != nil && !*cfg.FailOn.Unhealthy {
+		return ""
+	}
+	return fmt.Sprintf("Failed: the head is %s in its shadow namespace %s, not Healthy (failOn.unhealthy).",
+		orUnknown(r.Shadow.Head.Health), r.Shadow.Head.Namespace)
 }
 
 // judgeScanners sorts failed runs into those that decide an error verdict

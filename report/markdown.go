@@ -448,7 +448,26 @@ func (m *mdDoc) sidesLine() string {
 		}
 		return out
 	}
-	return side("Base", r.Base) + " → " + side("Head", r.Head) + "\n\n"
+	return side("Base", r.Base) + " → " + side("Head", r.Head) + "\n\n" + m.shadowLine()
+}
+
+// shadowLine summarises the shadow deployments, when there were any.
+func (m *mdDoc) shadowLine() string {
+	sh := m.r.Shadow
+	if sh == nil {
+		return ""
+	}
+	part := func(label string, s *ShadowSide) string {
+		if s == nil {
+			return label + " not deployed"
+		}
+		icon := "✅"
+		if s.Health != "Healthy" {
+			icon = "❌"
+		}
+		return fmt.Sprintf("%s %s **%s** in `%s` (%s)", label, icon, mdText(s.Health, 20), mdText(s.Namespace, 63), duration(s.DurationMs))
+	}
+	return "**Shadow** " + part("base", sh.Base) + " · " + part("head", sh.Head) + "\n\n"
 }
 
 // digestText shortens a digest for reading; the JSON report has it whole.

@@ -34,6 +34,43 @@ type Report struct {
 	Findings       []Finding        `json:"findings"`
 	Rules          []Rule           `json:"rules"`
 	ExpiredWaivers []ExpiredWaiver  `json:"expiredWaivers,omitempty"`
+	// Shadow is set when the sides were deployed into shadow namespaces.
+	Shadow *Shadow `json:"shadow,omitempty"`
+}
+
+// Shadow records each deployed side (nil for a side not deployed).
+type Shadow struct {
+	Base *ShadowSide `json:"base,omitempty"`
+	Head *ShadowSide `json:"head,omitempty"`
+}
+
+// ShadowSide is one side's shadow namespace and its health, in Argo CD's
+// vocabulary (Healthy, Progressing, Degraded, Suspended, Missing, Unknown).
+type ShadowSide struct {
+	Namespace  string         `json:"namespace"`
+	Health     string         `json:"health"`
+	DurationMs int64          `json:"durationMs"`
+	Objects    []ShadowObject `json:"objects"`
+	Events     []ShadowEvent  `json:"events"`
+	// Kept is true when --keep-shadow left the namespace in the cluster.
+	Kept bool `json:"kept,omitempty"`
+}
+
+// ShadowObject is the health of one applied object.
+type ShadowObject struct {
+	Kind     string   `json:"kind"`
+	Name     string   `json:"name"`
+	Health   string   `json:"health"`
+	Message  string   `json:"message,omitempty"`
+	Location Location `json:"location"`
+}
+
+// ShadowEvent is a Warning event seen in a shadow namespace.
+type ShadowEvent struct {
+	Object  string `json:"object"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	Count   int32  `json:"count"`
 }
 
 // Tool names the aegis build that wrote the report.

@@ -91,6 +91,11 @@ func (r *Runner) Run(ctx context.Context, targets ...Target) Result {
 
 func (r *Runner) runOne(ctx context.Context, s Scanner, t Target, settings config.ScannerSettings, version string, verr error) (report.ScannerRun, []report.Finding) {
 	run := report.ScannerRun{Name: s.Name(), Side: t.Side, Version: version}
+	if _, live := s.(LiveScanner); live && t.Shadow == nil {
+		run.Status = report.StatusSkipped
+		run.Error = "side not deployed in a shadow namespace"
+		return run, nil
+	}
 	if verr != nil {
 		run.Status = report.StatusError
 		run.Error = verr.Error()

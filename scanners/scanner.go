@@ -12,6 +12,7 @@ import (
 
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/shadow"
 )
 
 // Side names.
@@ -26,6 +27,16 @@ type Target struct {
 	// Root is the side's source root on disk (a directory or a worktree).
 	Root string
 	Set  *manifest.Set
+	// Shadow is the side deployed in its shadow namespace, nil when the side
+	// was not deployed (--shadow=off, or the base with --shadow=head).
+	Shadow *shadow.Deployment
+}
+
+// LiveScanner is a scanner that needs the side deployed: the runner skips
+// it on a side without a shadow deployment.
+type LiveScanner interface {
+	Scanner
+	NeedsShadow()
 }
 
 // Scanner finds issues on one side.

@@ -17,9 +17,12 @@ import (
 	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/shadow"
+	"k8s.io/client-go/rest"
 )
 
-// Shadow modes. Only ShadowOff exists until the shadow package lands.
+// Shadow modes: off renders and scans statically; head also deploys the
+// head into a shadow namespace; both deploys base and head side by side.
 const (
 	ShadowOff  = "off"
 	ShadowHead = "head"
@@ -34,6 +37,12 @@ type Options struct {
 	Config     *config.Config
 	Scanners   []scanners.Scanner
 	Shadow     string
+	// Kube is the cluster for shadow namespaces (required unless Shadow is off).
+	Kube *rest.Config
+	// ShadowOptions tune the shadow namespaces (run id, TTL, timeouts, quota).
+	ShadowOptions shadow.Options
+	// KeepShadow leaves the shadow namespaces in place for debugging.
+	KeepShadow bool
 	// ToolVersion is written into the report.
 	ToolVersion string
 	// Progress hears human-readable progress lines (stderr in the CLI).
@@ -56,6 +65,10 @@ func IsBadInput(err error) bool {
 	var se *manifest.SourceError
 	var ce *config.Error
 	var de *manifest.DuplicateError
+	var ae *shadow.ApplyError
+	if errors.As(err, &ae) && ae.DryRun {
+		return true // the API server refused an object of the change: nothing was applied
+	}
 	return errors.As(err, &ie) || errors.As(err, &se) || errors.As(err, &ce) || errors.As(err, &de)
 }
 
@@ -71,8 +84,8 @@ type Result struct {
 // input (IsBadInput) or an infrastructure failure.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	opts = withDefaults(opts)
-	if opts.Shadow != ShadowOff {
-		return nil, &InputError{Msg: fmt.Sprintf("--shadow=%s is not available in this build: shadow namespaces need a cluster and land with the shadow package; use --shadow=off", opts.Shadow)}
+	if err := checkShadow(opts); err != nil {
+		return nil, err
 	}
 	base, head, err := renderSides(ctx, opts)
 	if err != nil {
@@ -87,11 +100,17 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	opts.Progress("diff: %s", diff.Summary(changes))
 
+	targets := []scanners.Target{
+		{Side: scanners.Base, Root: base.src.root, Set: base.rendered.Set},
+		{Side: scanners.Head, Root: head.src.root, Set: head.rendered.Set},
+	}
+	deployed, teardown, err := deployShadows(ctx, opts, targets)
+	defer teardown()
+	if err != nil {
+		return nil, err
+	}
 	runner := scanners.Runner{Scanners: opts.Scanners, Config: opts.Config, Progress: opts.Progress}
-	scanned := runner.Run(ctx,
-		scanners.Target{Side: scanners.Base, Root: base.src.root, Set: base.rendered.Set},
-		scanners.Target{Side: scanners.Head, Root: head.src.root, Set: head.rendered.Set},
-	)
+	scanned := runner.Run(ctx, targets...)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("verification interrupted: %w", err)
 	}
@@ -106,6 +125,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		Scanners:   scanned.Runs,
 		Findings:   report.Delta(scanned.Findings[scanners.Base], scanned.Findings[scanners.Head]),
 		Rules:      rules(opts.Scanners),
+		Shadow:     shadowReport(deployed, opts.KeepShadow),
 	}
 	report.Gate(r, opts.Config, opts.Now())
 	return &Result{Report: r, Changes: changes, Base: base.rendered, Head: head.rendered}, nil

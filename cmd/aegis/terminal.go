@@ -81,6 +81,9 @@ func printSummary(w io.Writer, r *report.Report, color bool) {
 	for _, reason := range r.Reasons {
 		fmt.Fprintf(w, "  - %s\n", reason)
 	}
+	if r.Shadow != nil {
+		fmt.Fprintf(w, "shadow: base %s · head %s\n", shadowText(p, r.Shadow.Base), shadowText(p, r.Shadow.Head))
+	}
 	s := r.Summary
 	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
 	for _, run := range r.Scanners {
@@ -90,6 +93,17 @@ func printSummary(w io.Writer, r *report.Report, color bool) {
 	}
 	printFindings(w, p, "new", r.Findings, report.New)
 	printFindings(w, p, "fixed", r.Findings, report.Absent)
+}
+
+func shadowText(p palette, s *report.ShadowSide) string {
+	if s == nil {
+		return "not deployed"
+	}
+	health := p.wrap("32", s.Health)
+	if s.Health != "Healthy" {
+		health = p.wrap("31", s.Health)
+	}
+	return fmt.Sprintf("%s (%s, %.1f s)", health, s.Namespace, float64(s.DurationMs)/1000)
 }
 
 func printFindings(w io.Writer, p palette, title string, findings []report.Finding, state report.State) {

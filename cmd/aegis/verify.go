@@ -15,7 +15,9 @@ import (
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/scanners/health"
 	"github.com/kube-sentient/aegis/scanners/posture"
+	"github.com/kube-sentient/aegis/shadow"
 	"github.com/kube-sentient/aegis/verify"
 )
 
@@ -75,6 +77,12 @@ type verifyFlags struct {
 	output        string
 	color         string
 	quiet         bool
+	kube          kubeFlags
+	keepShadow    bool
+	healthTimeout time.Duration
+	shadowTTL     time.Duration
+	enforce       string
+	runID         string
 }
 
 func newVerifyCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -98,7 +106,13 @@ that is always removed).`,
 	f.register(c)
 	fl := c.Flags()
 	fl.StringVarP(&f.configPath, "config", "c", "", "policy file (default: .aegis.yaml in the current directory if present)")
-	fl.StringVar(&f.shadow, "shadow", verify.ShadowOff, "deploy into shadow namespaces: off|head|both")
+	fl.StringVar(&f.shadow, "shadow", verify.ShadowOff, "deploy into shadow namespaces on a cluster: off|head|both")
+	f.kube.register(c)
+	fl.StringVar(&f.runID, "run-id", "", "id of this run in shadow namespace names and labels (default: random; e.g. a CI run id)")
+	fl.BoolVar(&f.keepShadow, "keep-shadow", false, "keep the shadow namespaces after the run, for debugging (`aegis gc --run ID` removes them)")
+	fl.DurationVar(&f.healthTimeout, "shadow-timeout", 5*time.Minute, "how long to wait for the shadow deployments to become healthy")
+	fl.DurationVar(&f.shadowTTL, "shadow-ttl", 30*time.Minute, "expiry written on shadow namespaces, after which `aegis gc` removes them")
+	fl.StringVar(&f.enforce, "shadow-enforce", "", "Pod Security level enforced in shadow namespaces: privileged|baseline|restricted (default: warn and audit restricted only)")
 	fl.StringVar(&f.failOn, "fail-on", "", "fail on new findings at or above this severity (overrides failOn.severity)")
 	fl.StringVar(&f.sarifFile, "sarif", "", "write SARIF 2.1.0 for code scanning to this file")
 	fl.BoolVar(&f.includeAbsent, "sarif-include-absent", false, "also put fixed (absent) results in the SARIF file, for baseline-aware viewers")
@@ -138,6 +152,14 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	opts.ToolVersion = version
 	opts.Progress = progress
 	opts.Scanners = []scanners.Scanner{posture.New()}
+	if f.shadow != verify.ShadowOff {
+		if opts.Kube, err = f.kube.restConfig(); err != nil {
+			return err
+		}
+		opts.ShadowOptions = shadow.Options{RunID: f.runID, HealthTimeout: f.healthTimeout, TTL: f.shadowTTL, Enforce: f.enforce}
+		opts.KeepShadow = f.keepShadow
+		opts.Scanners = append(opts.Scanners, health.Health{}, health.Admission{})
+	}
 
 	start := time.Now()
 	res, err := verify.Run(c.Context(), opts)
