@@ -188,12 +188,22 @@ func (m *Manager) applyError(p planned, err error, dryRun bool) *ApplyError {
 	if apierrors.IsForbidden(err) && !strings.Contains(err.Error(), "exceeded quota") && !isAdmissionDenial(err) {
 		return nil
 	}
-	if apierrors.IsUnauthorized(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
-		apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) {
+	// Server-side apply reports a value of the wrong type (replicas: "3")
+	// as an internal error while building the typed patch.
+	typed := apierrors.IsInternalError(err) && strings.Contains(err.Error(), "typed patch")
+	if !typed && (apierrors.IsUnauthorized(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err)) {
 		return nil
 	}
 	return &ApplyError{ID: p.src.ID(), Location: fieldLocation(p.src, status.Status()), DryRun: dryRun, Err: errors.New(apiMessage(err))}
 }
+
+// typedPathPattern finds the field path in a server-side apply type error:
+// "...): .spec.replicas: expected numeric (int or float), got string".
+var typedPathPattern = regexp.MustCompile(`\): (\.[^ :]+): `)
+
+// keyQuotes turns SSA's [name="app"] selectors into the manifest's [name=app].
+var keyQuotes = regexp.MustCompile(`=\"([^"]*)\"\]`)
 
 // isAdmissionDenial tells a Forbidden from an admission plugin or webhook
 // (the object's fault: Pod Security enforce, a policy engine) from an RBAC
@@ -215,6 +225,12 @@ func fieldLocation(o manifest.Object, st metav1.Status) manifest.Location {
 			if loc := o.Locate(manifest.ParsePath(c.Field)); loc.Line > 0 {
 				return loc
 			}
+		}
+	}
+	if m := typedPathPattern.FindStringSubmatch(st.Message); m != nil {
+		path := keyQuotes.ReplaceAllString(strings.TrimPrefix(m[1], "."), "=$1]")
+		if loc := o.Locate(manifest.ParsePath(path)); loc.Line > 0 {
+			return loc
 		}
 	}
 	return o.Origin.Location

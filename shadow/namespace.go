@@ -37,9 +37,9 @@ const podSecurityLabel = "pod-security.kubernetes.io/"
 // expiry annotation and the Pod Security labels.
 func (m *Manager) namespaceObject(name, side string) *corev1.Namespace {
 	l := map[string]string{
-		LabelManagedBy: ManagedByValue,
-		LabelRun:       m.opts.RunID,
-		LabelSide:      side,
+		LabelManagedBy:                     ManagedByValue,
+		LabelRun:                           m.opts.RunID,
+		LabelSide:                          side,
 		podSecurityLabel + "warn":          "restricted",
 		podSecurityLabel + "warn-version":  "latest",
 		podSecurityLabel + "audit":         "restricted",
@@ -212,6 +212,11 @@ func deleteAndWait(ctx context.Context, client kubernetes.Interface, names []str
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			return err
 		}
+		// Pods of a terminating namespace are not recreated; deleting them
+		// without grace spares the namespace controller its wait for their
+		// graceful shutdown (a throw-away copy needs none). Best effort.
+		zero := int64(0)
+		_ = client.CoreV1().Pods(n).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
 	}
 	if poll > time.Second || poll <= 0 {
 		poll = time.Second

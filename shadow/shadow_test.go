@@ -161,11 +161,11 @@ func TestPlanRewriteAndRefusals(t *testing.T) {
 		assert.Positive(t, r.Origin.Line)
 	}
 	assert.Equal(t, map[string]string{
-		"ClusterRole.rbac.authorization.k8s.io/web":     ReasonClusterScoped,
-		"Namespace/shop":                                ReasonClusterScoped,
-		"Widget.example.com/shop/w":                     ReasonMissingCRD,
+		"ClusterRole.rbac.authorization.k8s.io/web": ReasonClusterScoped,
+		"Namespace/shop":                                 ReasonClusterScoped,
+		"Widget.example.com/shop/w":                      ReasonMissingCRD,
 		"NetworkPolicy.networking.k8s.io/shop/allow-all": ReasonIsolation,
-		"ConfigMap/shop/web":                            ReasonNameCollision, // other/web sorts first
+		"ConfigMap/shop/web":                             ReasonNameCollision, // other/web sorts first
 	}, reasons)
 
 	var order []string
@@ -484,6 +484,8 @@ spec:
 	st := metav1.Status{Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Field: "spec.template.spec.containers[0].image"}}}}
 	assert.Equal(t, manifest.Location{Path: "app.yaml", Line: 10}, fieldLocation(o, st))
 	assert.Equal(t, manifest.Location{Path: "app.yaml", Line: 1}, fieldLocation(o, metav1.Status{}))
+	typed := metav1.Status{Message: `failed to create typed patch object (ns/web; apps/v1, Kind=Deployment): .spec.template.spec.containers[name="app"].image: expected string, got &value.valueUnstructured{Value:3}`}
+	assert.Equal(t, manifest.Location{Path: "app.yaml", Line: 10}, fieldLocation(o, typed))
 }
 
 func TestIsolationObjects(t *testing.T) {

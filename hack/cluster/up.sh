@@ -80,7 +80,8 @@ start kube-apiserver "$bin/kube-apiserver" \
   --token-auth-file="$pki/tokens.csv" --authorization-mode=RBAC \
   --service-account-issuer=https://kubernetes.default.svc \
   --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
-  --service-cluster-ip-range="$SVC_CIDR" --profiling=false
+  --service-cluster-ip-range="$SVC_CIDR" --profiling=false \
+  --allow-privileged=true
 wait_for "kube-apiserver ready" 120 curl -sfk -H "Authorization: Bearer $token" "https://127.0.0.1:$API_PORT/readyz"
 
 # The generated serving certificate is leaf + self-signed CA: the CA is the last block.
