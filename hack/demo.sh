@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: aegis's main job on the bundled examples. Starts the local
-# control plane if none is given (AEGIS_KUBECONFIG), verifies each example
-# (before -> after) with --shadow=both, checks that aegis reaches the verdict
-# the example is built to show, and tears down what it started. Reports land
+# `make demo`: aegis's main job on the bundled examples. Uses the cluster of
+# AEGIS_KUBECONFIG, or the local control plane if it is up, else starts it
+# (and stops it at the end); verifies each example (before -> after) with
+# --shadow=both, checks that aegis reaches the verdict the example is built
+# to show; every shadow namespace is torn down by aegis itself. Reports land
 # in .cache/demo/<example>/ (SARIF, JSON, Markdown).
 #
 # SHADOW=off runs without a cluster (static checks only).
@@ -19,7 +20,7 @@ examples=(
 
 kube_args=()
 if [[ "$shadow" != off ]]; then
-  kubeconfig=${AEGIS_KUBECONFIG:-}
+  kubeconfig=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh)}
   if [[ -z "$kubeconfig" ]]; then
     echo "demo: starting the local control plane (hack/cluster/up.sh)" >&2
     kubeconfig=$(hack/cluster/up.sh) || { echo "demo: the local control plane did not start" >&2; exit 3; }

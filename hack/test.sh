@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: every test, the integration tests included. They need a real
 # control plane: AEGIS_KUBECONFIG names one, or this script starts the local
-# one (building it first if its cache is absent) and stops it afterwards.
+# one (building it first if its cache is absent) and stops it afterwards;
+# a local control plane already up is used and left running.
 # With AEGIS_REQUIRE_CLUSTER=1 a test that cannot reach the cluster fails
 # rather than skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -z "${AEGIS_KUBECONFIG:-}" ]]; then
+AEGIS_KUBECONFIG=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh)}
+if [[ -z "$AEGIS_KUBECONFIG" ]]; then
   AEGIS_KUBECONFIG=$(hack/cluster/up.sh)
   trap 'hack/cluster/down.sh' EXIT
 fi

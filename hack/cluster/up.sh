@@ -24,12 +24,9 @@ bin=$("$here/build.sh")
 
 # A cluster already up and answering is reused; anything else is restarted
 # (a crashed earlier run leaves stale PIDs: down.sh stops what is left).
-if [[ -f "$dir/kubeconfig" && -f "$dir/token" ]] &&
-   curl -sf --cacert "$dir/pki/ca.crt" -H "Authorization: Bearer $(cat "$dir/token")" \
-     "https://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 &&
-   [[ -f "$dir/ready" ]]; then
+if kc=$("$here/status.sh"); then
   log "already up"
-  echo "$dir/kubeconfig"
+  echo "$kc"
   exit 0
 fi
 "$here/down.sh" >/dev/null 2>&1 || true
