@@ -3,7 +3,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 BIN     := bin/aegis
 
-.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build
+.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images
+
+# NODE=real starts a real node (kubelet + containerd) instead of kwok's fake one.
+export NODE
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -31,7 +34,16 @@ demo: build ## the main job: shadow-verify the examples on the local control pla
 cluster-build: ## build the local control plane's binaries into the version-keyed cache
 	hack/cluster/build.sh
 
-cluster-up: ## start the local control plane (etcd, apiserver, controllers, scheduler, kwok)
+cluster-build-node: ## build kubelet and unpack containerd, runc and CNI into the cache (for NODE=real)
+	hack/cluster/build-node.sh
+
+images: ## build the example apps and pack their image tarballs into .cache/images
+	hack/build-images.sh
+
+test-real: ## real-node smoke test: image built and imported, probes, port-forward
+	hack/cluster/test-real.sh
+
+cluster-up: ## start the local control plane (etcd, apiserver, controllers, scheduler; kwok, or a real node with NODE=real)
 	hack/cluster/up.sh
 
 cluster-down: ## stop the local control plane by recorded PID and remove its state

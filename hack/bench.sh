@@ -52,7 +52,7 @@ aegis peak RSS: $(( rss_kb / 1024 )) MiB   (goal < 300 MiB)
 TXT
 
 echo "== shadow overhead on the warm local control plane"
-kubeconfig=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh)}
+kubeconfig=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh || true)}
 if [[ -z "$kubeconfig" ]]; then
   kubeconfig=$(hack/cluster/up.sh)
   trap 'rm -rf "$work"; hack/cluster/down.sh' EXIT

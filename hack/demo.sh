@@ -6,7 +6,8 @@
 # to show; every shadow namespace is torn down by aegis itself. Reports land
 # in .cache/demo/<example>/ (SARIF, JSON, Markdown).
 #
-# SHADOW=off runs without a cluster (static checks only).
+# SHADOW=off runs without a cluster (static checks only). NODE=real runs the
+# pods for real (kubelet + containerd) from images of the apps in apps/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 shadow=${SHADOW:-both}
@@ -19,8 +20,16 @@ examples=(
 )
 
 kube_args=()
+if [[ "$shadow" != off && "${NODE:-kwok}" == real ]]; then
+  # Real pods need the example apps' images: built here, imported by the
+  # node when it starts (or now, into a node that is already up).
+  hack/build-images.sh >&2 || exit 3
+  if NODE=real hack/cluster/status.sh >/dev/null; then
+    hack/cluster/node-import.sh .cache/images/*.tar >&2 || exit 3
+  fi
+fi
 if [[ "$shadow" != off ]]; then
-  kubeconfig=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh)}
+  kubeconfig=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh || true)}
   if [[ -z "$kubeconfig" ]]; then
     echo "demo: starting the local control plane (hack/cluster/up.sh)" >&2
     kubeconfig=$(hack/cluster/up.sh) || { echo "demo: the local control plane did not start" >&2; exit 3; }

@@ -7,7 +7,7 @@
 # rather than skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AEGIS_KUBECONFIG=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh)}
+AEGIS_KUBECONFIG=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh || true)}
 if [[ -z "$AEGIS_KUBECONFIG" ]]; then
   AEGIS_KUBECONFIG=$(hack/cluster/up.sh)
   trap 'hack/cluster/down.sh' EXIT

@@ -128,6 +128,16 @@ func podFailures(p *corev1.Pod, now time.Time) []Diagnosis {
 			add(ReasonOOMKilled, cs.Name, fmt.Sprintf("container %q was killed for running out of memory (OOMKilled, restarts %d)", cs.Name, cs.RestartCount))
 			continue
 		}
+		// A real kubelet shows a crash-looping container as Terminated (or
+		// Running, not ready, with a failed last state) for most of its
+		// back-off; Waiting/CrashLoopBackOff only lasts until the next
+		// restart, so a poll could miss it.
+		if p.Spec.RestartPolicy != corev1.RestartPolicyNever && cs.RestartCount > 0 {
+			if t := failedTermination(cs); t != nil && !cs.Ready {
+				add(ReasonCrashLoop, cs.Name, fmt.Sprintf("container %q is crash-looping (restarts %d): exited with code %d (%s)", cs.Name, cs.RestartCount, t.ExitCode, t.Reason))
+				continue
+			}
+		}
 		w := cs.State.Waiting
 		if w == nil {
 			continue
@@ -260,4 +270,15 @@ func warningEvents(events []corev1.Event) []Event {
 		out = append(out, Event{Object: obj, Reason: ev.Reason, Message: ev.Message, Count: count})
 	}
 	return out
+}
+
+// failedTermination returns the container's current or last termination
+// when it exited with an error.
+func failedTermination(cs corev1.ContainerStatus) *corev1.ContainerStateTerminated {
+	for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+		if t != nil && t.ExitCode != 0 {
+			return t
+		}
+	}
+	return nil
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # down.sh - stop what up.sh started, by recorded PID only (never by name):
 # TERM the controllers, kwok and the apiserver together, then etcd; KILL what
-# is still alive after 5 s per phase. Removes the cluster directory unless
-# KEEP=1 (logs and data kept for debugging).
+# is still alive after 5 s per phase. A real node (NODE=real) is stopped
+# first by node-down.sh, which also undoes its host changes. Removes the
+# cluster directory unless KEEP=1 (logs and data kept for debugging).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -24,6 +25,8 @@ stop() {
   done
   for p in "${alive[@]}"; do kill -KILL "$p" 2>/dev/null && echo "killed $p" >&2; done
 }
+# A real node (NODE=real) first, while the API server can still delete its Node.
+CLUSTER_DIR=$dir "$here/node-down.sh"
 stop kwok kube-scheduler kube-controller-manager kube-apiserver
 stop etcd
 rm -f "$dir/ready"

@@ -6,8 +6,12 @@
 # and a token, writes $CLUSTER_DIR/kubeconfig (printed on stdout), and records
 # every PID under $CLUSTER_DIR/pids so down.sh stops exactly those.
 #
+# NODE=real (default kwok): no kwok; instead a real node (kubelet + containerd,
+# see node-up.sh) runs the pods: real containers, probes, logs, port-forward.
+#
 # Env: CLUSTER_DIR (default <repo>/.cache/cluster), API_PORT (36443),
-#      ETCD_PORT (32379), plus versions.sh's knobs. Needs openssl and curl.
+#      ETCD_PORT (32379), NODE (kwok|real), plus versions.sh's and node-up.sh's
+#      knobs. Needs openssl and curl; NODE=real needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -20,7 +24,11 @@ SVC_CIDR=${SVC_CIDR:-10.96.0.0/16}
 t0=$(date +%s%N)
 log() { printf 'cluster [%5.1fs] %s\n' "$(( ($(date +%s%N) - t0) / 1000000 ))e-3" "$*" >&2; }
 
+export NODE=${NODE:-kwok} # status.sh below checks the running cluster's kind
+case $NODE in kwok|real) ;; *) echo "NODE=$NODE: want kwok or real" >&2; exit 2;; esac
 bin=$("$here/build.sh")
+# Build (or find cached) the node's binaries before anything is torn down.
+[[ $NODE == real ]] && "$here/build-node.sh" >/dev/null
 
 # A cluster already up and answering is reused; anything else is restarted
 # (a crashed earlier run leaves stale PIDs: down.sh stops what is left).
@@ -36,6 +44,14 @@ pki=$dir/pki
 
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
 openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+# The API server's client certificate towards kubelets (logs, exec,
+# port-forward): the real node's kubelet trusts only this CA. Harmless for kwok.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+  -subj /CN=aegis-kubelet-client-ca -keyout "$pki/kubelet-client-ca.key" -out "$pki/kubelet-client-ca.crt" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -subj "/O=system:masters/CN=kube-apiserver-kubelet-client" -keyout "$pki/apiserver-kubelet-client.key" 2>/dev/null |
+  openssl x509 -req -days 3650 -CA "$pki/kubelet-client-ca.crt" -CAkey "$pki/kubelet-client-ca.key" -set_serial 1 \
+    -extfile <(printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature') -out "$pki/apiserver-kubelet-client.crt" 2>/dev/null
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 umask 077
 echo "$token" > "$dir/token"
@@ -78,7 +94,9 @@ start kube-apiserver "$bin/kube-apiserver" \
   --service-account-issuer=https://kubernetes.default.svc \
   --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
   --service-cluster-ip-range="$SVC_CIDR" --profiling=false \
-  --allow-privileged=true
+  --allow-privileged=true \
+  --kubelet-client-certificate="$pki/apiserver-kubelet-client.crt" --kubelet-client-key="$pki/apiserver-kubelet-client.key" \
+  --kubelet-preferred-address-types=InternalIP,Hostname
 wait_for "kube-apiserver ready" 120 curl -sfk -H "Authorization: Bearer $token" "https://127.0.0.1:$API_PORT/readyz"
 
 # The generated serving certificate is leaf + self-signed CA: the CA is the last block.
@@ -111,6 +129,19 @@ start kube-controller-manager "$bin/kube-controller-manager" \
 start kube-scheduler "$bin/kube-scheduler" \
   --kubeconfig="$kc" --leader-elect=false --bind-address=127.0.0.1 --secure-port="$SCHED_PORT"
 
+api() { curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "$@"; }
+url=https://127.0.0.1:$API_PORT
+
+if [[ $NODE == real ]]; then
+  wait_for "controller-manager up (default ServiceAccount)" 120 api "$url/api/v1/namespaces/default/serviceaccounts/default"
+  wait_for "scheduler healthy" 60 curl -sfk "https://127.0.0.1:$SCHED_PORT/healthz"
+  CLUSTER_DIR=$dir API_PORT=$API_PORT "$here/node-up.sh" || { log "node-up failed; logs in $dir/logs"; exit 1; }
+  touch "$dir/ready"
+  log "ready (real node): export KUBECONFIG=$kc"
+  echo "$kc"
+  exit 0
+fi
+
 # kwok: its own stages for nodes and pods, plus aegis's failure stages.
 kwok_src=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION/kustomize/stage
 [[ -d "$kwok_src" ]] || go mod download "sigs.k8s.io/kwok@v$KWOK_VERSION"
@@ -127,8 +158,6 @@ HOME=$dir start kwok "$bin/kwok" --kubeconfig="$kc" --config="$dir/kwok.yaml" \
   --node-lease-duration-seconds=40 --cidr=10.244.0.0/16 --node-ip=127.0.0.1 \
   --server-address="127.0.0.1:$KWOK_PORT"
 
-api() { curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "$@"; }
-url=https://127.0.0.1:$API_PORT
 wait_for "controller-manager up (default ServiceAccount)" 120 api "$url/api/v1/namespaces/default/serviceaccounts/default"
 api -X POST -H 'Content-Type: application/json' "$url/api/v1/nodes" -o /dev/null -d '{
   "apiVersion": "v1", "kind": "Node",
@@ -141,6 +170,7 @@ api -X POST -H 'Content-Type: application/json' "$url/api/v1/nodes" -o /dev/null
 node_ready() { api "$url/api/v1/nodes/kwok-node-0" | tr -d ' \n' | grep -q '"type":"Ready","status":"True"'; }
 wait_for "node kwok-node-0 Ready" 60 node_ready
 wait_for "scheduler healthy" 60 curl -sfk "https://127.0.0.1:$SCHED_PORT/healthz"
+echo kwok > "$dir/node-mode"
 touch "$dir/ready"
 log "ready: export KUBECONFIG=$kc"
 echo "$kc"
