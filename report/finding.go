@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+
+	"github.com/kube-sentient/aegis/manifest"
 )
 
 // Severity of a finding, from info to critical.
@@ -84,18 +86,9 @@ func (r Resource) String() string {
 	return s
 }
 
-// Location is the source file (relative to the repository or side root) and line.
-type Location struct {
-	Path string `json:"path"`
-	Line int    `json:"line"`
-}
-
-func (l Location) String() string {
-	if l.Line > 0 {
-		return fmt.Sprintf("%s:%d", l.Path, l.Line)
-	}
-	return l.Path
-}
+// Location is the source file (relative to the repository or side root) and
+// line: the same type the rendered objects carry their origin in.
+type Location = manifest.Location
 
 // Finding is one issue a scanner reports on one side.
 type Finding struct {

@@ -24,26 +24,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kube-sentient/aegis/internal/testcluster"
 	"github.com/kube-sentient/aegis/manifest"
 )
 
-// clusterConfig returns the admin config of the test control plane
-// (AEGIS_KUBECONFIG, from hack/cluster/up.sh). Without it the test is
-// skipped, unless AEGIS_REQUIRE_CLUSTER=1 (CI), where a missing cluster
-// fails the test instead of hiding behind a skip.
+// clusterConfig returns the admin config of the test control plane.
 func clusterConfig(t *testing.T) *rest.Config {
 	t.Helper()
-	path := os.Getenv("AEGIS_KUBECONFIG")
-	if path == "" {
-		if os.Getenv("AEGIS_REQUIRE_CLUSTER") == "1" {
-			t.Fatal("AEGIS_REQUIRE_CLUSTER=1 but AEGIS_KUBECONFIG is not set: start the cluster with hack/cluster/up.sh")
-		}
-		t.Skip("no cluster: set AEGIS_KUBECONFIG to the kubeconfig printed by hack/cluster/up.sh")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	require.NoError(t, err, "reading %s", path)
+	_, cfg := testcluster.Kubeconfig(t)
 	return cfg
 }
 

@@ -30,10 +30,10 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
+	"github.com/kube-sentient/aegis/internal/testcluster"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
 	"github.com/kube-sentient/aegis/scanners/health"
@@ -49,15 +49,7 @@ const xss = "<script>alert(1)</script>"
 // has a kwok node: pods placed there would only be simulated.
 func realNode(t *testing.T) (*rest.Config, kubernetes.Interface) {
 	t.Helper()
-	kc := os.Getenv("AEGIS_KUBECONFIG")
-	if os.Getenv("AEGIS_NODE") != "real" || kc == "" {
-		if os.Getenv("AEGIS_REQUIRE_REAL_NODE") == "1" {
-			t.Fatal("AEGIS_REQUIRE_REAL_NODE=1 but AEGIS_NODE=real and AEGIS_KUBECONFIG are not both set: start the cluster with `NODE=real make cluster-up`")
-		}
-		t.Skip("no real node: set AEGIS_NODE=real and AEGIS_KUBECONFIG (NODE=real make cluster-up)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	require.NoError(t, err)
+	_, cfg := testcluster.RealNode(t)
 	cs, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 	nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})

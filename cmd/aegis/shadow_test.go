@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -17,23 +16,15 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kube-sentient/aegis/internal/testcluster"
 )
 
-// clusterKubeconfig returns the local control plane's kubeconfig. Without
-// one the shadow tests skip, except when AEGIS_REQUIRE_CLUSTER=1 (CI and
-// `make test`), where a missing cluster is a failure.
+// clusterKubeconfig returns the local control plane's kubeconfig and a
+// client (see internal/testcluster for when the test skips or fails).
 func clusterKubeconfig(t *testing.T) (string, kubernetes.Interface) {
 	t.Helper()
-	kc := os.Getenv("AEGIS_KUBECONFIG")
-	if kc == "" {
-		if os.Getenv("AEGIS_REQUIRE_CLUSTER") == "1" {
-			t.Fatal("AEGIS_REQUIRE_CLUSTER=1 but AEGIS_KUBECONFIG is unset: start the cluster with `make cluster-up`")
-		}
-		t.Skip("no cluster: set AEGIS_KUBECONFIG (make test does)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	require.NoError(t, err)
+	kc, cfg := testcluster.Kubeconfig(t)
 	cs, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 	return kc, cs

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-sentient/aegis/internal/testcluster"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -21,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 )
@@ -32,18 +32,7 @@ const port = 8080
 // with AEGIS_REQUIRE_REAL_NODE=1) when no real-node cluster was named.
 func realNode(t *testing.T) (*rest.Config, string) {
 	t.Helper()
-	kc := os.Getenv("AEGIS_KUBECONFIG")
-	if os.Getenv("AEGIS_NODE") != "real" || kc == "" {
-		msg := "needs a real-node cluster: NODE=real hack/cluster/up.sh, then AEGIS_NODE=real AEGIS_KUBECONFIG=<its kubeconfig>"
-		if os.Getenv("AEGIS_REQUIRE_REAL_NODE") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc, cfg := testcluster.RealNode(t)
 	dir := os.Getenv("AEGIS_CLUSTER_DIR")
 	if dir == "" {
 		dir = filepath.Dir(kc) // up.sh writes the kubeconfig into the cluster dir
