@@ -9,6 +9,13 @@
 //
 // It knows nothing of scanners or reports: it returns what it saw, and
 // package scanners/health turns that into findings.
+//
+// The house plan names fluxcd/pkg/ssa for apply, wait and delete. This
+// package drives server-side apply through client-go's dynamic client
+// instead, and uses kstatus (fluxcd/cli-utils) for status, because it needs
+// what a generic manager hides: a dry run of the whole set before anything
+// is created, each refusal and admission warning attributed to one object
+// and its source line, and no controller-runtime in the dependency graph.
 package shadow
 
 import (
