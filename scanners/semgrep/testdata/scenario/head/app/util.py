@@ -1,0 +1,3 @@
+def compute(expr):
+    """Evaluate an arithmetic expression from the query string."""
+    return eval(expr)
