@@ -15,7 +15,8 @@ mkdir -p "$dir"
 echo "trivy: building $TRIVY_VERSION into $dir (slow: tens of minutes on 2 cores)" >&2
 t0=$SECONDS
 GOBIN="$dir" GOEXPERIMENT=jsonv2 GOFLAGS="-trimpath -buildvcs=false" \
-  go install -ldflags "-s -w" "github.com/aquasecurity/trivy/cmd/trivy@$TRIVY_VERSION"
+  go install -ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION#v}" \
+    "github.com/aquasecurity/trivy/cmd/trivy@$TRIVY_VERSION"
 "$dir/trivy" --version >&2
 touch "$dir/.complete"
 echo "trivy: built in $((SECONDS - t0)) s" >&2
