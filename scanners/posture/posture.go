@@ -1,12 +1,10 @@
 package posture
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
@@ -92,7 +90,9 @@ func (*Scanner) Scan(ctx context.Context, t scanners.Target) ([]report.Finding, 
 		}
 		out = append(out, fs...)
 	}
-	sortFindings(out)
+	// One total order for every scanner, so that two scans of one side give
+	// byte-identical reports.
+	report.SortFindings(out)
 	return out, nil
 }
 
@@ -176,21 +176,4 @@ func (w *workload) finding(rule string, sev report.Severity, title, container, k
 	}
 	f.Fingerprint = report.ComputeFingerprint(f)
 	return f
-}
-
-// sortFindings orders by location, then rule, then resource, then key, so
-// that two scans of one side give byte-identical reports.
-func sortFindings(fs []report.Finding) {
-	slices.SortStableFunc(fs, func(a, b report.Finding) int {
-		return cmp.Or(
-			cmp.Compare(a.Location.Path, b.Location.Path),
-			cmp.Compare(a.Location.Line, b.Location.Line),
-			cmp.Compare(a.RuleID, b.RuleID),
-			cmp.Compare(a.Resource.Kind, b.Resource.Kind),
-			cmp.Compare(a.Resource.Namespace, b.Resource.Namespace),
-			cmp.Compare(a.Resource.Name, b.Resource.Name),
-			cmp.Compare(a.Resource.Container, b.Resource.Container),
-			cmp.Compare(a.Key, b.Key),
-		)
-	})
 }

@@ -174,7 +174,9 @@ func (in *input) findings(rep *Report, secrets []string) ([]report.Finding, []re
 			rules = append(rules, ruleFrom(m))
 		}
 	}
-	sortFindings(out)
+	// One total order for every scanner, so that two scans of one side give
+	// byte-identical reports.
+	report.SortFindings(out)
 	return out, rules, nil
 }
 
@@ -548,21 +550,4 @@ func redact(s string, secrets []string) string {
 		s = strings.ReplaceAll(s, v, "[redacted]")
 	}
 	return s
-}
-
-// sortFindings orders by location, then rule, then resource, so that two
-// scans of one side give byte-identical reports.
-func sortFindings(fs []report.Finding) {
-	slices.SortStableFunc(fs, func(a, b report.Finding) int {
-		return cmp.Or(
-			cmp.Compare(a.Location.Path, b.Location.Path),
-			cmp.Compare(a.Location.Line, b.Location.Line),
-			cmp.Compare(a.RuleID, b.RuleID),
-			cmp.Compare(a.Resource.Kind, b.Resource.Kind),
-			cmp.Compare(a.Resource.Namespace, b.Resource.Namespace),
-			cmp.Compare(a.Resource.Name, b.Resource.Name),
-			cmp.Compare(a.Resource.Container, b.Resource.Container),
-			cmp.Compare(a.Message, b.Message),
-		)
-	})
 }
