@@ -61,7 +61,10 @@ func TestClusterPodLogs(t *testing.T) {
 	// a clean side.
 	pod := falcoPod("falco-7xk2p", "falco")
 	pod.Namespace = ns
-	pod.Spec.Containers[0].Image = "aegis.local/web:1.0" // never pulled: kwok does not run containers
+	pod.Spec.Containers[0].Image = "aegis.local/web:1.0"
+	// Bound to a node that does not exist, so no kubelet (kwok's or a real
+	// one) can serve its log, whatever the node mode of the test cluster.
+	pod.Spec.NodeName = "aegis-no-such-node"
 	_, err = cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 	require.NoError(t, err)
 	_, err = scanner(src).Scan(ctx, head)
