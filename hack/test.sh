@@ -4,7 +4,8 @@
 # one (building it first if its cache is absent) and stops it afterwards;
 # a local control plane already up is used and left running.
 # With AEGIS_REQUIRE_CLUSTER=1 a test that cannot reach the cluster fails
-# rather than skips.
+# rather than skips; likewise AEGIS_REQUIRE_TRIVY=1 for the Trivy binary,
+# which this script builds into the tool cache when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AEGIS_KUBECONFIG=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh || true)}
@@ -12,5 +13,7 @@ if [[ -z "$AEGIS_KUBECONFIG" ]]; then
   AEGIS_KUBECONFIG=$(hack/cluster/up.sh)
   trap 'hack/cluster/down.sh' EXIT
 fi
-export AEGIS_KUBECONFIG AEGIS_REQUIRE_CLUSTER=1
+# The Trivy tests run the real binary: built once into the tool cache.
+hack/tools/trivy.sh >/dev/null
+export AEGIS_KUBECONFIG AEGIS_REQUIRE_CLUSTER=1 AEGIS_REQUIRE_TRIVY=1
 go test -count=1 -timeout 20m "$@" ./...
