@@ -146,7 +146,7 @@ func (d *Decoder) flattenList(path string, root *yaml.Node, m map[string]any) ([
 	if !ok {
 		return nil, Errorf(path, root.Line, "%s items is not a list", m["kind"])
 	}
-	itemsNode := mapValue(root, "items")
+	itemsNode := MapValue(root, "items")
 	var out []Object
 	for i, it := range items {
 		im, ok := it.(map[string]any)

@@ -114,7 +114,7 @@ func childNode(n *yaml.Node, seg string) (*yaml.Node, int) {
 		sel := seg[1 : len(seg)-1]
 		if key, want, ok := strings.Cut(sel, "="); ok {
 			for _, item := range n.Content {
-				if v := mapValue(item, key); v != nil && v.Value == want {
+				if v := MapValue(item, key); v != nil && v.Value == want {
 					return item, item.Line
 				}
 			}
@@ -127,7 +127,15 @@ func childNode(n *yaml.Node, seg string) (*yaml.Node, int) {
 	return nil, 0
 }
 
-func mapValue(n *yaml.Node, key string) *yaml.Node {
+// MapValue returns the value node of key in a mapping node (or in the
+// mapping a document node holds), or nil.
+func MapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
 	if n.Kind != yaml.MappingNode {
 		return nil
 	}

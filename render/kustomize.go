@@ -85,7 +85,7 @@ var openapiMu sync.RWMutex
 // user had asked for them already, in which case they stay in the output.
 func (t *kustTree) injectOriginAnnotations() (userOrigin bool, err error) {
 	doc := t.top.doc
-	bm := mapValueNode(doc, "buildMetadata")
+	bm := manifest.MapValue(doc, "buildMetadata")
 	if bm == nil {
 		doc.Content = append(doc.Content,
 			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "buildMetadata"},

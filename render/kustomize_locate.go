@@ -111,7 +111,7 @@ func (s generatorSource) locateDepth(path manifest.FieldPath) (manifest.Location
 	if len(path) >= 2 && (path[0] == "data" || path[0] == "binaryData" || path[0] == "stringData") {
 		key := path[1]
 		for _, src := range []string{"literals", "files"} {
-			for _, it := range seqItems(mapValueNode(s.node, src)) {
+			for _, it := range seqItems(manifest.MapValue(s.node, src)) {
 				// "key=value" or "key=file"; a bare file is keyed by its name.
 				k, _, ok := strings.Cut(it.Value, "=")
 				if !ok {
@@ -250,7 +250,7 @@ func (s *smpSetter) locate(_ *objInfo, path manifest.FieldPath) (manifest.Locati
 // setsMetadata reports whether a patch's metadata holds more than the
 // target's identity.
 func setsMetadata(root *yaml.Node) bool {
-	md := mapValueNode(root, "metadata")
+	md := manifest.MapValue(root, "metadata")
 	if md == nil || md.Kind != yaml.MappingNode {
 		return false
 	}
@@ -344,7 +344,7 @@ func pointerToFieldPath(obj map[string]any, op jsonOp) (manifest.FieldPath, bool
 			idx, err := strconv.Atoi(seg)
 			switch {
 			case seg == "-":
-				if name := scalar(mapValueNode(op.value, "name")); name != "" && last {
+				if name := scalar(manifest.MapValue(op.value, "name")); name != "" && last {
 					out = append(out, manifest.ItemByName(name))
 					return out, true
 				}

@@ -155,18 +155,18 @@ func (t *kustTree) load(dir string, parent *kustNode, from string, line int, sta
 	if err := t.checkRemote(n); err != nil {
 		return nil, err
 	}
-	if mapValueNode(n.doc, "openapi") != nil {
+	if manifest.MapValue(n.doc, "openapi") != nil {
 		t.customOpenAPI = true
 	}
 	for _, key := range []string{"resources", "bases"} {
-		for _, item := range seqItems(mapValueNode(n.doc, key)) {
+		for _, item := range seqItems(manifest.MapValue(n.doc, key)) {
 			if err := t.loadResource(n, item, stack); err != nil {
 				return nil, err
 			}
 		}
 	}
 	t.loadGenerators(n)
-	for _, item := range seqItems(mapValueNode(n.doc, "components")) {
+	for _, item := range seqItems(manifest.MapValue(n.doc, "components")) {
 		abs, err := t.localPath(n, item)
 		if err != nil {
 			return nil, err
@@ -374,17 +374,17 @@ func (t *kustTree) checkRemote(n *kustNode) error {
 	}
 	var items []*yaml.Node
 	for _, key := range []string{"resources", "bases", "components", "crds", "configurations", "generators", "transformers", "validators"} {
-		items = append(items, seqItems(mapValueNode(n.doc, key))...)
+		items = append(items, seqItems(manifest.MapValue(n.doc, key))...)
 	}
 	for _, key := range []string{"patches", "patchesJson6902", "replacements"} {
-		for _, it := range seqItems(mapValueNode(n.doc, key)) {
-			if p := mapValueNode(it, "path"); p != nil {
+		for _, it := range seqItems(manifest.MapValue(n.doc, key)) {
+			if p := manifest.MapValue(it, "path"); p != nil {
 				items = append(items, p)
 			}
 		}
 	}
-	items = append(items, seqItems(mapValueNode(n.doc, "patchesStrategicMerge"))...)
-	if p := mapValueNode(mapValueNode(n.doc, "openapi"), "path"); p != nil {
+	items = append(items, seqItems(manifest.MapValue(n.doc, "patchesStrategicMerge"))...)
+	if p := manifest.MapValue(manifest.MapValue(n.doc, "openapi"), "path"); p != nil {
 		items = append(items, p)
 	}
 	for _, it := range items {
@@ -419,14 +419,14 @@ func looksLikeHost(v string) bool {
 
 func (t *kustTree) loadGenerators(n *kustNode) {
 	for key, kind := range map[string]string{"configMapGenerator": "ConfigMap", "secretGenerator": "Secret"} {
-		for _, it := range seqItems(mapValueNode(n.doc, key)) {
-			name := scalar(mapValueNode(it, "name"))
+		for _, it := range seqItems(manifest.MapValue(n.doc, key)) {
+			name := scalar(manifest.MapValue(it, "name"))
 			n.gens = append(n.gens, generatorEntry{kind: kind, name: name, node: it, kust: n})
 			if name != "" {
 				t.hints = append(t.hints, errHint{needles: []string{name}, path: n.rel, line: it.Line})
 			}
 			for _, src := range []string{"files", "envs"} {
-				for _, f := range seqItems(mapValueNode(it, src)) {
+				for _, f := range seqItems(manifest.MapValue(it, src)) {
 					_, p, ok := strings.Cut(f.Value, "=")
 					if !ok {
 						p = f.Value
@@ -434,7 +434,7 @@ func (t *kustTree) loadGenerators(n *kustNode) {
 					t.hints = append(t.hints, errHint{needles: []string{p}, path: n.rel, line: f.Line})
 				}
 			}
-			if e := mapValueNode(it, "env"); e != nil {
+			if e := manifest.MapValue(it, "env"); e != nil {
 				t.hints = append(t.hints, errHint{needles: []string{e.Value}, path: n.rel, line: e.Line})
 			}
 		}
@@ -445,25 +445,25 @@ func (t *kustTree) loadGenerators(n *kustNode) {
 // order kustomize applies them: patchesStrategicMerge, patches,
 // patchesJson6902, replicas, images.
 func (t *kustTree) loadSetters(n *kustNode) error {
-	for _, it := range seqItems(mapValueNode(n.doc, "patchesStrategicMerge")) {
+	for _, it := range seqItems(manifest.MapValue(n.doc, "patchesStrategicMerge")) {
 		if err := t.loadSMPEntry(n, it); err != nil {
 			return err
 		}
 	}
 	for _, key := range []string{"patches", "patchesJson6902"} {
-		for _, it := range seqItems(mapValueNode(n.doc, key)) {
+		for _, it := range seqItems(manifest.MapValue(n.doc, key)) {
 			if err := t.loadPatchEntry(n, it, key == "patchesJson6902"); err != nil {
 				return err
 			}
 		}
 	}
-	for _, it := range seqItems(mapValueNode(n.doc, "replicas")) {
-		n.setters = append(n.setters, &replicasSetter{name: scalar(mapValueNode(it, "name")), node: it, path: n.rel})
+	for _, it := range seqItems(manifest.MapValue(n.doc, "replicas")) {
+		n.setters = append(n.setters, &replicasSetter{name: scalar(manifest.MapValue(it, "name")), node: it, path: n.rel})
 	}
 	for _, key := range []string{"imageTags", "images"} {
-		for _, it := range seqItems(mapValueNode(n.doc, key)) {
+		for _, it := range seqItems(manifest.MapValue(n.doc, key)) {
 			n.setters = append(n.setters, &imageSetter{
-				name: scalar(mapValueNode(it, "name")), newName: scalar(mapValueNode(it, "newName")),
+				name: scalar(manifest.MapValue(it, "name")), newName: scalar(manifest.MapValue(it, "newName")),
 				node: it, path: n.rel,
 			})
 		}
@@ -487,7 +487,7 @@ func (t *kustTree) loadSMPEntry(n *kustNode, it *yaml.Node) error {
 // loadPatchEntry reads a patches or patchesJson6902 item.
 func (t *kustTree) loadPatchEntry(n *kustNode, it *yaml.Node, json6902 bool) error {
 	var sel *selector
-	if tn := mapValueNode(it, "target"); tn != nil {
+	if tn := manifest.MapValue(it, "target"); tn != nil {
 		s, err := parseSelector(n.rel, tn)
 		if err != nil {
 			return err
@@ -496,14 +496,14 @@ func (t *kustTree) loadPatchEntry(n *kustNode, it *yaml.Node, json6902 bool) err
 	} else if json6902 {
 		return manifest.Errorf(n.rel, it.Line, "patchesJson6902 entry has no target; add target with kind and name")
 	}
-	if p := mapValueNode(it, "path"); p != nil {
+	if p := manifest.MapValue(it, "path"); p != nil {
 		abs, err := t.localPath(n, p)
 		if err != nil {
 			return err
 		}
 		return t.addPatchFile(n, abs, p, sel, json6902)
 	}
-	if p := mapValueNode(it, "patch"); p != nil {
+	if p := manifest.MapValue(it, "patch"); p != nil {
 		return t.addInlinePatch(n, p, sel, json6902)
 	}
 	return manifest.Errorf(n.rel, it.Line, "patch entry has neither path nor patch; add one")
@@ -574,19 +574,19 @@ func (t *kustTree) addPatchDocs(n *kustNode, path string, docs []*yaml.Node, ent
 			js := &jsonPatchSetter{sel: sel, path: path}
 			for _, op := range root.Content {
 				js.ops = append(js.ops, jsonOp{
-					op:    scalar(mapValueNode(op, "op")),
-					path:  scalar(mapValueNode(op, "path")),
-					value: mapValueNode(op, "value"),
+					op:    scalar(manifest.MapValue(op, "op")),
+					path:  scalar(manifest.MapValue(op, "path")),
+					value: manifest.MapValue(op, "value"),
 					line:  op.Line,
 				})
 			}
 			n.setters = append(n.setters, js)
 		case root.Kind == yaml.MappingNode && !json6902:
 			s := &smpSetter{sel: sel, node: root, path: path}
-			s.kind = scalar(mapValueNode(root, "kind"))
-			md := mapValueNode(root, "metadata")
-			s.name = scalar(mapValueNode(md, "name"))
-			s.namespace = scalar(mapValueNode(md, "namespace"))
+			s.kind = scalar(manifest.MapValue(root, "kind"))
+			md := manifest.MapValue(root, "metadata")
+			s.name = scalar(manifest.MapValue(md, "name"))
+			s.namespace = scalar(manifest.MapValue(md, "namespace"))
 			if sel == nil && s.name != "" {
 				t.hints = append(t.hints, errHint{needles: []string{s.kind + ".", "/" + s.name + "."}, path: n.rel, line: entry.Line})
 			}
@@ -613,7 +613,7 @@ func parseSelector(path string, n *yaml.Node) (*selector, error) {
 	s := &selector{}
 	var err error
 	compile := func(key string) *regexp.Regexp {
-		v := mapValueNode(n, key)
+		v := manifest.MapValue(n, key)
 		if v == nil || v.Value == "" || err != nil {
 			return nil
 		}
@@ -628,11 +628,11 @@ func parseSelector(path string, n *yaml.Node) (*selector, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v := scalar(mapValueNode(n, "name")); v != "" && regexp.QuoteMeta(v) == v {
+	if v := scalar(manifest.MapValue(n, "name")); v != "" && regexp.QuoteMeta(v) == v {
 		s.literalName = v
 	}
 	for key, dst := range map[string]*labels.Selector{"labelSelector": &s.labels, "annotationSelector": &s.annotations} {
-		v := mapValueNode(n, key)
+		v := manifest.MapValue(n, key)
 		if v == nil || v.Value == "" {
 			continue
 		}
@@ -646,24 +646,6 @@ func parseSelector(path string, n *yaml.Node) (*selector, error) {
 }
 
 // YAML node helpers.
-
-func mapValueNode(n *yaml.Node, key string) *yaml.Node {
-	if n == nil {
-		return nil
-	}
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
 
 func mapKeyNode(n *yaml.Node, key string) *yaml.Node {
 	if n == nil || n.Kind != yaml.MappingNode {
