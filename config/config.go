@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,16 +47,72 @@ type FailOn struct {
 	Unhealthy *bool `yaml:"unhealthy"`
 }
 
-// ScannerSettings tune one scanner.
+// ScannerSettings tune one scanner. The first block applies to every
+// scanner; the others only to the scanners named in their comments (see
+// scannerKeys): setting one on another scanner is an error, not a no-op.
 type ScannerSettings struct {
+	// Enabled turns the scanner on or off (default: see DefaultEnabled).
 	Enabled *bool `yaml:"enabled"`
 	// Severity drops the scanner's findings below it (default: keep all).
 	Severity string `yaml:"severity"`
 	// Timeout bounds one run of the scanner on one side, e.g. "5m".
-	Timeout      string   `yaml:"timeout"`
-	Args         []string `yaml:"args"`
-	AllowMissing bool     `yaml:"allowMissing"`
-	AllowError   bool     `yaml:"allowError"`
+	Timeout string `yaml:"timeout"`
+	// Args are extra command-line arguments of an external tool.
+	Args []string `yaml:"args"`
+	// AllowMissing lets the gate pass when the tool is not installed (or
+	// its database, daemon or event source is not there).
+	AllowMissing bool `yaml:"allowMissing"`
+	// AllowError lets the gate pass when the scanner fails.
+	AllowError bool `yaml:"allowError"`
+
+	// Binary is the tool's executable: a name in PATH or a path
+	// (trivy, trivy-image, semgrep, wapiti).
+	Binary string `yaml:"binary"`
+
+	// Offline keeps Trivy from downloading its vulnerability database: the
+	// one in CacheDir is used as it is (trivy-image).
+	Offline bool `yaml:"offline"`
+	// CacheDir is Trivy's own cache directory, holding its database
+	// (trivy-image).
+	CacheDir string `yaml:"cacheDir"`
+	// ResultCache is a directory where aegis keeps image scan results by
+	// image digest and database version, so that a later run skips
+	// unchanged images (trivy-image; off when empty).
+	ResultCache string `yaml:"resultCache"`
+	// Archives is a directory of image tarballs scanned in place of a
+	// registry pull for the references they are tagged with (trivy-image).
+	Archives string `yaml:"archives"`
+	// Insecure allows plain-HTTP and self-signed registries (trivy-image).
+	Insecure bool `yaml:"insecure"`
+
+	// Rules are Semgrep --config values: rule files or directories, or
+	// registry references, which need the network (semgrep).
+	Rules []string `yaml:"rules"`
+
+	// Window is the soak window after a side is ready during which its
+	// runtime alerts count, e.g. "60s" (falco).
+	Window string `yaml:"window"`
+	// Receiver is the address of the HTTP endpoint aegis opens for Falco's
+	// http_output or falcosidekick, e.g. "0.0.0.0:2801" (falco).
+	Receiver string `yaml:"receiver"`
+	// PodLogs reads alerts from the logs of Falco's pods (falco).
+	PodLogs *PodLogs `yaml:"podLogs"`
+	// File is a file of Falco JSON events, one per line (falco).
+	File string `yaml:"file"`
+
+	// APIURL is the ZAP daemon's API address (zap).
+	APIURL string `yaml:"apiURL"`
+	// APIKeyEnv names the environment variable holding the ZAP API key;
+	// the key itself never goes into this file (zap).
+	APIKeyEnv string `yaml:"apiKeyEnv"`
+	// Modules are the Wapiti attack modules to run (wapiti).
+	Modules []string `yaml:"modules"`
+}
+
+// PodLogs says where Falco's pods are.
+type PodLogs struct {
+	Namespace string `yaml:"namespace"`
+	Selector  string `yaml:"selector"`
 }
 
 // Waiver accepts a finding for a while, with a reason and an owner.
@@ -174,10 +232,17 @@ func (c *Config) validate(root *yaml.Node) error {
 		if s.Severity != "" && !validSeverity(s.Severity) {
 			return &Error{Path: c.Path, Line: at("scanners", name, "severity"), Msg: fmt.Sprintf("unknown severity %q", s.Severity)}
 		}
-		if s.Timeout != "" {
-			if d, err := time.ParseDuration(s.Timeout); err != nil || d <= 0 {
-				return &Error{Path: c.Path, Line: at("scanners", name, "timeout"), Msg: fmt.Sprintf("invalid timeout %q (want a duration such as 90s or 5m)", s.Timeout)}
+		for _, key := range []string{"timeout", "window"} {
+			v := s.Timeout
+			if key == "window" {
+				v = s.Window
 			}
+			if d, err := time.ParseDuration(v); v != "" && (err != nil || d <= 0) {
+				return &Error{Path: c.Path, Line: at("scanners", name, key), Msg: fmt.Sprintf("invalid %s %q (want a duration such as 90s or 5m)", key, v)}
+			}
+		}
+		if err := c.checkKeys(root, name); err != nil {
+			return err
 		}
 	}
 	waivers := childNode(root, "waivers")
@@ -244,8 +309,26 @@ func (c *Config) applyDefaults() {
 // Scanner returns the settings of a scanner (zero settings when absent).
 func (c *Config) Scanner(name string) ScannerSettings { return c.Scanners[name] }
 
-// IsEnabled reports whether a scanner runs (default true).
-func (s ScannerSettings) IsEnabled() bool { return s.Enabled == nil || *s.Enabled }
+// Enabled reports whether a scanner runs: its enabled setting, else
+// DefaultEnabled.
+func (c *Config) Enabled(name string) bool {
+	if s, ok := c.Scanners[name]; ok && s.Enabled != nil {
+		return *s.Enabled
+	}
+	return DefaultEnabled(name)
+}
+
+// DefaultEnabled reports whether a scanner runs when the config does not
+// say. The scanners that need nothing but their own binary are on; those
+// that need rules, a daemon, an event source or that attack the shadow
+// deployment (semgrep, zap, wapiti, falco) are opt-in.
+func DefaultEnabled(name string) bool {
+	switch name {
+	case "semgrep", "zap", "wapiti", "falco":
+		return false
+	}
+	return true
+}
 
 // TimeoutOr returns the configured timeout or def.
 func (s ScannerSettings) TimeoutOr(def time.Duration) time.Duration {
@@ -255,7 +338,66 @@ func (s ScannerSettings) TimeoutOr(def time.Duration) time.Duration {
 	return def
 }
 
-var knownScanners = []string{"posture", "trivy", "semgrep", "zap", "falco", "health", "admission"}
+var knownScanners = []string{"posture", "trivy", "trivy-image", "semgrep", "zap", "wapiti", "falco", "health", "admission"}
+
+// scannerKeys are the settings that apply to some scanners only.
+var scannerKeys = map[string][]string{
+	"args":        {"trivy", "trivy-image", "semgrep", "wapiti"},
+	"binary":      {"trivy", "trivy-image", "semgrep", "wapiti"},
+	"offline":     {"trivy-image"},
+	"cacheDir":    {"trivy-image"},
+	"resultCache": {"trivy-image"},
+	"archives":    {"trivy-image"},
+	"insecure":    {"trivy-image"},
+	"rules":       {"semgrep"},
+	"window":      {"falco"},
+	"receiver":    {"falco"},
+	"podLogs":     {"falco"},
+	"file":        {"falco"},
+	"apiURL":      {"zap"},
+	"apiKeyEnv":   {"zap"},
+	"modules":     {"wapiti"},
+}
+
+// checkKeys refuses a scanner-specific setting on a scanner it does not
+// apply to: silently ignoring it would let a typo weaken a policy.
+func (c *Config) checkKeys(root *yaml.Node, name string) error {
+	node := childNode(childNode(root, "scanners"), name)
+	if node == nil || node.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		key := node.Content[i]
+		allowed, ok := scannerKeys[key.Value]
+		if ok && !slices.Contains(allowed, name) {
+			return &Error{Path: c.Path, Line: key.Line, Msg: fmt.Sprintf("%s does not apply to scanner %q (it applies to %s)", key.Value, name, strings.Join(allowed, ", "))}
+		}
+	}
+	s := c.Scanners[name]
+	if name == "zap" && s.Enabled != nil && *s.Enabled && s.APIURL == "" {
+		return &Error{Path: c.Path, Line: key(node, "enabled"), Msg: "zap needs apiURL, the address of a running ZAP daemon's API"}
+	}
+	if s.APIURL != "" {
+		if u, err := url.Parse(s.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Path: c.Path, Line: lineOf(node, "apiURL"), Msg: fmt.Sprintf("apiURL must be an http(s) URL, got %q", s.APIURL)}
+		}
+	}
+	if s.APIKeyEnv != "" && !envName.MatchString(s.APIKeyEnv) {
+		return &Error{Path: c.Path, Line: lineOf(node, "apiKeyEnv"), Msg: fmt.Sprintf("apiKeyEnv names an environment variable (such as ZAP_API_KEY), got %q: never put the key itself here", s.APIKeyEnv)}
+	}
+	return nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func key(n *yaml.Node, k string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == k {
+			return n.Content[i].Line
+		}
+	}
+	return n.Line
+}
 
 // KnownScanner reports whether name is a scanner aegis has.
 func KnownScanner(name string) bool {

@@ -35,8 +35,9 @@ func TestParseFull(t *testing.T) {
 	assert.False(t, *c.FailOn.ScannerError)
 	assert.Equal(t, 90*time.Second, c.Scanner("posture").TimeoutOr(time.Minute))
 	assert.True(t, c.Scanner("posture").AllowError)
-	assert.False(t, c.Scanner("trivy").IsEnabled())
-	assert.True(t, c.Scanner("semgrep").IsEnabled(), "absent scanners are enabled")
+	assert.False(t, c.Enabled("trivy"))
+	assert.True(t, c.Enabled("trivy-image"), "absent scanners take their default")
+	assert.False(t, c.Enabled("semgrep"), "semgrep needs rules: opt-in")
 	require.Len(t, c.Waivers, 1)
 	w := c.Waivers[0]
 	assert.Equal(t, 14, w.Line)
@@ -89,4 +90,45 @@ func TestParseErrors(t *testing.T) {
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load("/no/such/.aegis.yaml")
 	assert.ErrorContains(t, err, "/no/such/.aegis.yaml: cannot read config")
+}
+
+func TestScannerSpecificSettings(t *testing.T) {
+	head := "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n"
+	c, err := Parse("a.yaml", []byte(head+`  semgrep:
+    enabled: true
+    rules: [rules/]
+  falco:
+    enabled: true
+    window: 30s
+    receiver: 127.0.0.1:2801
+    podLogs: {namespace: falco, selector: app=falco}
+  zap:
+    enabled: true
+    apiURL: http://127.0.0.1:8080
+    apiKeyEnv: ZAP_API_KEY
+  trivy-image:
+    offline: true
+    resultCache: .cache/scans
+`))
+	require.NoError(t, err)
+	assert.True(t, c.Enabled("semgrep"))
+	assert.Equal(t, []string{"rules/"}, c.Scanner("semgrep").Rules)
+	assert.Equal(t, "falco", c.Scanner("falco").PodLogs.Namespace)
+	assert.True(t, c.Scanner("trivy-image").Offline)
+
+	bad := []struct{ name, data, want string }{
+		{"key of another scanner", "  posture:\n    rules: [x]\n", `a.yaml:5: rules does not apply to scanner "posture" (it applies to semgrep)`},
+		{"zap without api", "  zap:\n    enabled: true\n", "a.yaml:5: zap needs apiURL"},
+		{"zap bad url", "  zap:\n    apiURL: localhost:8080\n", "a.yaml:5: apiURL must be an http(s) URL"},
+		{"api key literal", "  zap:\n    apiKeyEnv: s3cr3t-key!\n", "a.yaml:5: apiKeyEnv names an environment variable"},
+		{"bad window", "  falco:\n    window: soon\n", `a.yaml:5: invalid window "soon"`},
+		{"unknown nested", "  falco:\n    podLogs: {ns: x}\n", `a.yaml:5: unknown key "ns"`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("a.yaml", []byte(head+tc.data))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
 }

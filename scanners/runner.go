@@ -24,7 +24,8 @@ const DefaultTimeout = 10 * time.Minute
 type Runner struct {
 	Scanners []Scanner
 	Config   *config.Config
-	// Concurrency bounds how many scanner runs go at once (default 2).
+	// Concurrency bounds how many scanner runs go at once (default 4: live
+	// scanners spend most of a run waiting for a soak window or a target).
 	Concurrency int
 	// Progress, if set, hears one line per finished run (for stderr).
 	Progress func(format string, args ...any)
@@ -47,7 +48,7 @@ func (r *Runner) Run(ctx context.Context, targets ...Target) Result {
 	}
 	limit := r.Concurrency
 	if limit <= 0 {
-		limit = 2
+		limit = 4
 	}
 	sem := make(chan struct{}, limit)
 	var mu sync.Mutex
@@ -55,13 +56,20 @@ func (r *Runner) Run(ctx context.Context, targets ...Target) Result {
 	var wg sync.WaitGroup
 	for _, s := range r.Scanners {
 		settings := cfg.Scanner(s.Name())
-		if !settings.IsEnabled() {
+		if !cfg.Enabled(s.Name()) {
+			why := "disabled in configuration"
+			if cfg.Scanner(s.Name()).Enabled == nil {
+				why = fmt.Sprintf("opt-in: set scanners.%s.enabled: true in .aegis.yaml", s.Name())
+			}
 			for _, t := range targets {
-				res.Runs = append(res.Runs, report.ScannerRun{Name: s.Name(), Side: t.Side, Status: report.StatusSkipped, Error: "disabled in configuration"})
+				res.Runs = append(res.Runs, report.ScannerRun{Name: s.Name(), Side: t.Side, Status: report.StatusSkipped, Error: why})
 			}
 			continue
 		}
 		version, verr := s.Version(ctx)
+		if verr == nil {
+			verr = prepare(ctx, s, targets)
+		}
 		for _, t := range targets {
 			wg.Add(1)
 			go func(s Scanner, t Target) {
@@ -87,6 +95,31 @@ func (r *Runner) Run(ctx context.Context, targets ...Target) Result {
 		return res.Runs[i].Side < res.Runs[j].Side
 	})
 	return res
+}
+
+// prepare shows a Preparer both sides. With one side only there is no
+// pair: the scanner's Scan decides whether it can do without.
+func prepare(ctx context.Context, s Scanner, targets []Target) error {
+	p, ok := s.(Preparer)
+	if !ok {
+		return nil
+	}
+	var base, head *Target
+	for i := range targets {
+		switch targets[i].Side {
+		case Base:
+			base = &targets[i]
+		case Head:
+			head = &targets[i]
+		}
+	}
+	if base == nil || head == nil {
+		return nil
+	}
+	if err := p.Prepare(ctx, *base, *head); err != nil {
+		return fmt.Errorf("preparing %s: %w", s.Name(), err)
+	}
+	return nil
 }
 
 func (r *Runner) runOne(ctx context.Context, s Scanner, t Target, settings config.ScannerSettings, version string, verr error) (report.ScannerRun, []report.Finding) {

@@ -128,3 +128,62 @@ func TestRunnerSettings(t *testing.T) {
 	assert.Len(t, res.Findings[Head], 2, "findings below the scanner's severity are dropped")
 	assert.Len(t, progress, 2)
 }
+
+// pairScanner records what Prepare saw.
+type pairScanner struct {
+	fakeScanner
+	err      error
+	prepared *[2]string
+}
+
+func (p pairScanner) Prepare(_ context.Context, base, head Target) error {
+	*p.prepared = [2]string{base.Root, head.Root}
+	return p.err
+}
+
+func TestRunnerPreparesBothSidesFirst(t *testing.T) {
+	var seen [2]string
+	scanned := 0
+	s := pairScanner{prepared: &seen, fakeScanner: fakeScanner{name: "pair", scan: func(context.Context, Target) ([]report.Finding, error) {
+		scanned++
+		return nil, nil
+	}}}
+	res := (&Runner{Scanners: []Scanner{s}, Concurrency: 1}).Run(context.Background(), Target{Side: Base, Root: "/b"}, Target{Side: Head, Root: "/h"})
+	assert.Equal(t, [2]string{"/b", "/h"}, seen)
+	assert.Equal(t, 2, scanned)
+	for _, run := range res.Runs {
+		assert.Equal(t, report.StatusOK, run.Status)
+	}
+
+	s.err = errors.New("git is confused")
+	res = (&Runner{Scanners: []Scanner{s}}).Run(context.Background(), Target{Side: Base}, Target{Side: Head})
+	require.Len(t, res.Runs, 2)
+	for _, run := range res.Runs {
+		assert.Equal(t, report.StatusError, run.Status, "a failed preparation fails every side")
+		assert.Contains(t, run.Error, "preparing pair: git is confused")
+	}
+
+	s.err, seen = nil, [2]string{}
+	res = (&Runner{Scanners: []Scanner{s}}).Run(context.Background(), Target{Side: Head, Root: "/h"})
+	require.Len(t, res.Runs, 1)
+	assert.Equal(t, [2]string{}, seen, "no pair, no Prepare: Scan decides")
+}
+
+func TestRunnerSkipsOptInScannersUnlessEnabled(t *testing.T) {
+	called := false
+	s := fakeScanner{name: "semgrep", scan: func(context.Context, Target) ([]report.Finding, error) {
+		called = true
+		return nil, nil
+	}}
+	res := (&Runner{Scanners: []Scanner{s}}).Run(context.Background(), targets()...)
+	assert.False(t, called)
+	for _, run := range res.Runs {
+		assert.Equal(t, report.StatusSkipped, run.Status)
+		assert.Equal(t, "opt-in: set scanners.semgrep.enabled: true in .aegis.yaml", run.Error)
+	}
+	cfg, err := config.Parse("a.yaml", []byte("apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  semgrep:\n    enabled: true\n"))
+	require.NoError(t, err)
+	res = (&Runner{Scanners: []Scanner{s}, Config: cfg}).Run(context.Background(), targets()...)
+	assert.True(t, called)
+	assert.Equal(t, report.StatusOK, res.Runs[0].Status)
+}

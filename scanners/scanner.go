@@ -39,6 +39,15 @@ type LiveScanner interface {
 	NeedsShadow()
 }
 
+// Preparer is a scanner that needs to see both sides before it scans
+// either (semgrep scans the files that differ between them). The runner
+// calls Prepare once, before any Scan; an error fails the scanner's runs
+// on every side.
+type Preparer interface {
+	Scanner
+	Prepare(ctx context.Context, base, head Target) error
+}
+
 // Scanner finds issues on one side.
 type Scanner interface {
 	// Name is the scanner's id, as in .aegis.yaml and SARIF categories.

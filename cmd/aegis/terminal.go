@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -86,13 +87,39 @@ func printSummary(w io.Writer, r *report.Report, color bool) {
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
-	for _, run := range r.Scanners {
-		if run.Status != report.StatusOK {
-			fmt.Fprintf(w, "scanner %s (%s): %s %s\n", run.Name, run.Side, run.Status, run.Error)
-		}
-	}
+	printScanners(w, r.Scanners)
 	printFindings(w, p, "new", r.Findings, report.New)
 	printFindings(w, p, "fixed", r.Findings, report.Absent)
+}
+
+// printScanners names the scanners that ran, then each run that did not
+// succeed with its reason; runs skipped for one reason on both sides (an
+// opt-in scanner left off) take one line.
+func printScanners(w io.Writer, runs []report.ScannerRun) {
+	var ran, optIn, reasons []string
+	for _, run := range runs {
+		switch {
+		case run.Status == report.StatusOK:
+			if !slices.Contains(ran, run.Name) {
+				ran = append(ran, run.Name)
+			}
+		case run.Status == report.StatusSkipped && strings.HasPrefix(run.Error, "opt-in"):
+			if !slices.Contains(optIn, run.Name) {
+				optIn = append(optIn, run.Name)
+			}
+		default:
+			fmt.Fprintf(w, "scanner %s (%s): %s: %s\n", run.Name, run.Side, run.Status, run.Error)
+		}
+	}
+	if len(ran) > 0 {
+		reasons = append(reasons, "ran "+strings.Join(ran, ", "))
+	}
+	if len(optIn) > 0 {
+		reasons = append(reasons, "not enabled "+strings.Join(optIn, ", ")+" (opt-in in .aegis.yaml)")
+	}
+	if len(reasons) > 0 {
+		fmt.Fprintf(w, "scanners: %s\n", strings.Join(reasons, "; "))
+	}
 }
 
 func shadowText(p palette, s *report.ShadowSide) string {

@@ -14,9 +14,6 @@ import (
 	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
-	"github.com/kube-sentient/aegis/scanners"
-	"github.com/kube-sentient/aegis/scanners/health"
-	"github.com/kube-sentient/aegis/scanners/posture"
 	"github.com/kube-sentient/aegis/shadow"
 	"github.com/kube-sentient/aegis/verify"
 )
@@ -151,15 +148,19 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	opts.Shadow = f.shadow
 	opts.ToolVersion = version
 	opts.Progress = progress
-	opts.Scanners = []scanners.Scanner{posture.New()}
 	if f.shadow != verify.ShadowOff {
 		if opts.Kube, err = f.kube.restConfig(); err != nil {
 			return err
 		}
 		opts.ShadowOptions = shadow.Options{RunID: f.runID, HealthTimeout: f.healthTimeout, TTL: f.shadowTTL, Enforce: f.enforce}
 		opts.KeepShadow = f.keepShadow
-		opts.Scanners = append(opts.Scanners, health.Health{}, health.Admission{})
 	}
+	set, err := buildScanners(cfg, f.shadow, opts.Kube, progress)
+	if err != nil {
+		return err
+	}
+	defer set.close()
+	opts.Scanners = set.scanners
 
 	start := time.Now()
 	res, err := verify.Run(c.Context(), opts)

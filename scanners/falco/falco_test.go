@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
@@ -390,7 +391,10 @@ func TestNoSource(t *testing.T) {
 	assert.True(t, errors.Is(err, scanners.ErrNotInstalled))
 	assert.Contains(t, err.Error(), "no Falco source configured")
 
-	res := (&scanners.Runner{Scanners: []scanners.Scanner{New(Options{})}}).Run(context.Background(), side(t, scanners.Head, headNS))
+	on := true
+	cfg := config.Default() // falco is opt-in
+	cfg.Scanners[Name] = config.ScannerSettings{Enabled: &on}
+	res := (&scanners.Runner{Scanners: []scanners.Scanner{New(Options{})}, Config: cfg}).Run(context.Background(), side(t, scanners.Head, headNS))
 	require.Len(t, res.Runs, 1)
 	assert.Equal(t, report.StatusError, res.Runs[0].Status)
 	assert.True(t, res.Runs[0].Missing, "allowMissing applies")

@@ -71,6 +71,40 @@ type Scanner struct {
 
 	mu    sync.Mutex
 	rules map[string]report.Rule
+	// changed is what Prepare found when Options.Files is nil.
+	changed []string
+}
+
+var _ scanners.Preparer = (*Scanner)(nil)
+
+// Prepare lists the files that differ between the sides (ChangedFiles),
+// unless Options.Files says what to scan. The runner calls it before
+// scanning either side.
+func (s *Scanner) Prepare(_ context.Context, base, head scanners.Target) error {
+	if s.opts.Files != nil {
+		return nil
+	}
+	files, err := ChangedFiles(base.Root, head.Root, nil)
+	if err != nil {
+		return fmt.Errorf("files that differ between base and head: %w", err)
+	}
+	s.mu.Lock()
+	s.changed = files
+	s.mu.Unlock()
+	return nil
+}
+
+// files returns the paths to scan on a side.
+func (s *Scanner) files(side string) ([]string, error) {
+	if s.opts.Files != nil {
+		return s.opts.Files(side)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changed == nil {
+		return nil, fmt.Errorf("no list of files to scan: Options.Files is nil and Prepare was not called")
+	}
+	return s.changed, nil
 }
 
 var _ scanners.Scanner = (*Scanner)(nil)
@@ -171,9 +205,6 @@ func (s *Scanner) Rules() []report.Rule {
 // returns the findings in semgrep's order. No file to scan on the side is a
 // clean scan (no findings, no error).
 func (s *Scanner) Scan(ctx context.Context, t scanners.Target) ([]report.Finding, error) {
-	if s.opts.Files == nil {
-		return nil, fmt.Errorf("semgrep: no list of files to scan (Options.Files is nil; compute it with semgrep.ChangedFiles)")
-	}
 	if !s.hasRules() {
 		return nil, fmt.Errorf("semgrep: no rules configured: set a --config (a local rules file or directory); " +
 			"semgrep's default rules need the network")
@@ -182,7 +213,7 @@ func (s *Scanner) Scan(ctx context.Context, t scanners.Target) ([]report.Finding
 	if err != nil {
 		return nil, err
 	}
-	listed, err := s.opts.Files(t.Side)
+	listed, err := s.files(t.Side)
 	if err != nil {
 		return nil, fmt.Errorf("semgrep: files to scan on %s: %w", t.Side, err)
 	}

@@ -86,13 +86,23 @@ func scenario(t *testing.T, fixture string, mutate ...func(*Options)) (*Scanner,
 	}
 }
 
+var yes = true
+
+// enabled is the default policy with semgrep, which is opt-in, turned on.
+func enabled() *config.Config {
+	c := config.Default()
+	c.Scanners[Name] = config.ScannerSettings{Enabled: &yes}
+	return c
+}
+
 // TestScanDelta is the baseline/post-fix scenario end to end: the runner
 // scans both sides with the fake semgrep, and the delta shows the fixed
 // Dockerfile finding absent, the moved subprocess finding unchanged and the
 // new eval finding new.
 func TestScanDelta(t *testing.T) {
-	s, targets := scenario(t, "%s.json")
-	runner := scanners.Runner{Scanners: []scanners.Scanner{s}, Config: config.Default()}
+	// No Files: the runner's Prepare computes the changed files itself.
+	s, targets := scenario(t, "%s.json", func(o *Options) { o.Files = nil })
+	runner := scanners.Runner{Scanners: []scanners.Scanner{s}, Config: enabled()}
 	res := runner.Run(context.Background(), targets...)
 
 	require.Len(t, res.Runs, 2)
@@ -282,7 +292,7 @@ func TestTimeout(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 
 	runner := scanners.Runner{Scanners: []scanners.Scanner{s}, Config: &config.Config{Scanners: map[string]config.ScannerSettings{
-		Name: {Timeout: "300ms"},
+		Name: {Timeout: "300ms", Enabled: &yes},
 	}}}
 	res := runner.Run(context.Background(), targets[0])
 	require.Len(t, res.Runs, 1)
@@ -292,7 +302,7 @@ func TestTimeout(t *testing.T) {
 
 func TestRunnerRecordsMissingBinary(t *testing.T) {
 	s, targets := scenario(t, "%s.json", func(o *Options) { o.Binary = filepath.Join(t.TempDir(), "semgrep") })
-	runner := scanners.Runner{Scanners: []scanners.Scanner{s}, Config: config.Default()}
+	runner := scanners.Runner{Scanners: []scanners.Scanner{s}, Config: enabled()}
 	res := runner.Run(context.Background(), targets...)
 	require.Len(t, res.Runs, 2)
 	for _, run := range res.Runs {

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/scanners/falco"
+	"github.com/kube-sentient/aegis/scanners/health"
+	"github.com/kube-sentient/aegis/scanners/posture"
+	"github.com/kube-sentient/aegis/scanners/semgrep"
+	"github.com/kube-sentient/aegis/scanners/trivy"
+	"github.com/kube-sentient/aegis/verify"
+)
+
+// scannerSet is every scanner of a run and what must be released after it
+// (the Falco receiver's listener).
+type scannerSet struct {
+	scanners []scanners.Scanner
+	closers  []func() error
+}
+
+func (s *scannerSet) close() {
+	for _, c := range s.closers {
+		_ = c()
+	}
+}
+
+// buildScanners turns the policy into scanners. Every scanner aegis has is
+// in the list, enabled or not, so that the report says which ones did not
+// run and why; a disabled scanner is built without its side effects (no
+// listener is opened for a disabled Falco). kube is nil with --shadow=off.
+func buildScanners(cfg *config.Config, shadowMode string, kube *rest.Config, progress func(string, ...any)) (*scannerSet, error) {
+	set := &scannerSet{}
+	add := func(s ...scanners.Scanner) { set.scanners = append(set.scanners, s...) }
+
+	add(posture.New())
+	if shadowMode != verify.ShadowOff {
+		add(health.Health{}, health.Admission{})
+	}
+	tc := cfg.Scanner(trivy.Name)
+	add(trivy.New(trivy.Options{Binary: tc.Binary, ExtraArgs: tc.Args}))
+
+	sc := cfg.Scanner(semgrep.Name)
+	add(semgrep.New(semgrep.Options{Binary: sc.Binary, Configs: relativeTo(cfg, sc.Rules), ExtraArgs: sc.Args}))
+
+	fs, err := falcoScanner(cfg, kube, progress, set)
+	if err != nil {
+		set.close()
+		return nil, err
+	}
+	add(fs)
+	return set, nil
+}
+
+// falcoScanner builds Falco's intake from the policy: an HTTP receiver
+// opened now (so that alerts raised while the shadows come up are kept),
+// the logs of Falco's pods, and/or a file of events.
+func falcoScanner(cfg *config.Config, kube *rest.Config, progress func(string, ...any), set *scannerSet) (scanners.Scanner, error) {
+	fc := cfg.Scanner(falco.Name)
+	opts := falco.Options{Logf: progress}
+	if fc.Window != "" {
+		opts.Window, _ = time.ParseDuration(fc.Window) // validated by config
+	}
+	if !cfg.Enabled(falco.Name) {
+		return falco.New(opts), nil
+	}
+	if fc.Receiver != "" {
+		r := falco.NewReceiver()
+		addr, err := r.Start(fc.Receiver)
+		if err != nil {
+			return nil, &config.Error{Path: cfg.Path, Msg: fmt.Sprintf("scanners.falco.receiver %q: %v", fc.Receiver, err)}
+		}
+		progress("falco: receiving alerts at http://%s/ (point Falco's http_output or falcosidekick here)", addr)
+		set.closers = append(set.closers, r.Close)
+		opts.Sources = append(opts.Sources, r)
+	}
+	if fc.PodLogs != nil && kube != nil {
+		client, err := kubernetes.NewForConfig(kube)
+		if err != nil {
+			return nil, err
+		}
+		opts.Sources = append(opts.Sources, falco.PodLogs{Client: client, Namespace: fc.PodLogs.Namespace, Selector: fc.PodLogs.Selector})
+	}
+	if fc.File != "" {
+		opts.Sources = append(opts.Sources, falco.File{Path: relativeTo(cfg, []string{fc.File})[0]})
+	}
+	return falco.New(opts), nil
+}
+
+// relativeTo resolves paths written in the policy against the policy
+// file's directory, where their author meant them; never against a side's
+// tree, which the pull request controls.
+func relativeTo(cfg *config.Config, paths []string) []string {
+	if cfg.Path == "" {
+		return paths
+	}
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if filepath.IsAbs(p) || !isLocalPath(p) {
+			out[i] = p
+			continue
+		}
+		out[i] = filepath.Join(filepath.Dir(cfg.Path), p)
+	}
+	return out
+}
+
+// isLocalPath tells a rules path from a registry reference or URL.
+func isLocalPath(p string) bool {
+	for _, prefix := range []string{"p/", "r/", "s/", "http://", "https://"} {
+		if len(p) >= len(prefix) && p[:len(prefix)] == prefix {
+			return false
+		}
+	}
+	return p != "auto"
+}
