@@ -19,6 +19,10 @@ examples=(
   "helm-values chart 0"
 )
 
+# Trivy runs by default (fail closed): build it into the tool cache first
+# (about 20 minutes the first time, nothing later).
+hack/tools/trivy.sh >/dev/null || { echo "demo: could not build Trivy (hack/tools/trivy.sh)" >&2; exit 3; }
+
 kube_args=()
 if [[ "$shadow" != off && "${NODE:-kwok}" == real ]]; then
   # Real pods need the example apps' images: built here, imported by the
