@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scripted comparison for `make bench`: aegis verify --shadow=off on a generated
 # kustomize tree (base + overlay, both sides) against the kustomize CLI building
-# the same two sides, plus aegis's peak RSS, then the Go benchmarks.
+# the same two sides, plus aegis's peak RSS; the trivy-image scanner on 20
+# images with a cold and a warm result cache; then the Go benchmarks.
 #
 # Usage: hack/bench.sh [RESOURCES]   (default 1000)
 set -euo pipefail
@@ -50,6 +51,22 @@ kustomize build (both sides, CLI $kustomize_version):              ${kustomize_m
 ratio aegis / kustomize: ${ratio}   (goal <= 1.5)
 aegis peak RSS: $(( rss_kb / 1024 )) MiB   (goal < 300 MiB)
 TXT
+
+echo "== trivy-image: 20 images across base and head, cold and warm result cache"
+# The same lookup as the scanner: trivy in PATH, else hack/tools/trivy.sh's build.
+trivy_bin=$(command -v trivy || true)
+cached_trivy=${AEGIS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aegis}/tools/trivy-v0.74.0/trivy
+if [[ -z "$trivy_bin" && -x "$cached_trivy" ]]; then
+  trivy_bin=$cached_trivy
+fi
+if [[ -n "$trivy_bin" ]]; then
+  go run ./hack/imagebench -trivy "$trivy_bin"
+elif [[ "${AEGIS_REQUIRE_TRIVY:-}" == 1 ]]; then
+  echo "bench: AEGIS_REQUIRE_TRIVY=1 but there is no trivy in PATH nor at $cached_trivy (build it with hack/tools/trivy.sh)" >&2
+  exit 1
+else
+  echo "skipped: no trivy in PATH nor at $cached_trivy (build it with hack/tools/trivy.sh; AEGIS_REQUIRE_TRIVY=1 makes this an error)"
+fi
 
 echo "== shadow overhead on the warm local control plane"
 kubeconfig=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh || true)}

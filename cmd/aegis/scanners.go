@@ -45,9 +45,19 @@ func buildScanners(cfg *config.Config, shadowMode string, kube *rest.Config, pro
 	}
 	tc := cfg.Scanner(trivy.Name)
 	add(trivy.New(trivy.Options{Binary: tc.Binary, ExtraArgs: tc.Args}))
+	ic := cfg.Scanner(trivy.ImageName)
+	add(trivy.NewImage(trivy.ImageOptions{
+		Binary:      ic.Binary,
+		CacheDir:    relativeTo(cfg, ic.CacheDir),
+		UpdateDB:    !ic.Offline,
+		ResultCache: relativeTo(cfg, ic.ResultCache),
+		Archives:    relativeTo(cfg, ic.Archives),
+		Insecure:    ic.Insecure,
+		ExtraArgs:   ic.Args,
+	}))
 
 	sc := cfg.Scanner(semgrep.Name)
-	add(semgrep.New(semgrep.Options{Binary: sc.Binary, Configs: relativeTo(cfg, sc.Rules), ExtraArgs: sc.Args}))
+	add(semgrep.New(semgrep.Options{Binary: sc.Binary, Configs: rulesRelativeTo(cfg, sc.Rules), ExtraArgs: sc.Args}))
 
 	fs, err := falcoScanner(cfg, kube, progress, set)
 	if err != nil {
@@ -88,25 +98,30 @@ func falcoScanner(cfg *config.Config, kube *rest.Config, progress func(string, .
 		opts.Sources = append(opts.Sources, falco.PodLogs{Client: client, Namespace: fc.PodLogs.Namespace, Selector: fc.PodLogs.Selector})
 	}
 	if fc.File != "" {
-		opts.Sources = append(opts.Sources, falco.File{Path: relativeTo(cfg, []string{fc.File})[0]})
+		opts.Sources = append(opts.Sources, falco.File{Path: relativeTo(cfg, fc.File)})
 	}
 	return falco.New(opts), nil
 }
 
-// relativeTo resolves paths written in the policy against the policy
-// file's directory, where their author meant them; never against a side's
+// relativeTo resolves a path written in the policy against the policy
+// file's directory, where its author meant it; never against a side's
 // tree, which the pull request controls.
-func relativeTo(cfg *config.Config, paths []string) []string {
-	if cfg.Path == "" {
-		return paths
+func relativeTo(cfg *config.Config, p string) string {
+	if cfg.Path == "" || p == "" || filepath.IsAbs(p) {
+		return p
 	}
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		if filepath.IsAbs(p) || !isLocalPath(p) {
-			out[i] = p
-			continue
+	return filepath.Join(filepath.Dir(cfg.Path), p)
+}
+
+// rulesRelativeTo resolves Semgrep --config values that are local paths,
+// leaving registry references alone.
+func rulesRelativeTo(cfg *config.Config, rules []string) []string {
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		out[i] = r
+		if isLocalPath(r) {
+			out[i] = relativeTo(cfg, r)
 		}
-		out[i] = filepath.Join(filepath.Dir(cfg.Path), p)
 	}
 	return out
 }

@@ -1,9 +1,11 @@
-// Package trivy owns aegis's adapter for Aqua Security's Trivy: the scanner
+// Package trivy owns aegis's adapters for Aqua Security's Trivy: the scanner
 // "trivy", which runs the real `trivy config` on each side's rendered
 // manifests and turns its misconfigurations into report.Findings located at
-// the source line a pull request changed.
+// the source line a pull request changed, and the scanner "trivy-image"
+// (ImageScanner), which runs the real `trivy image` on the images those
+// manifests use.
 //
-// What it owns:
+// What the config scanner owns:
 //
 //   - finding the binary: Options.Binary, else `trivy` in PATH, else the copy
 //     hack/tools/trivy.sh builds into aegis's tool cache; a missing binary is
@@ -31,5 +33,30 @@
 // the runner's memory. As a second guard, any Secret value of the side that
 // still shows up in a message is redacted.
 //
-// `trivy image` (vulnerabilities) is not implemented here yet.
+// The image scanner (trivy-image) collects the image of every container,
+// init and ephemeral container of every pod template (Pod, Deployment,
+// StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob)
+// and reports one finding per vulnerability, package and container, at the
+// container's `image:` line: rule id the vulnerability id, the message
+// naming package, installed and fixed version and image, Trivy's severity
+// (UNKNOWN, a CVE nobody has scored yet, becomes low). Its fingerprint
+// keeps the image's repository, not its tag or digest, with the package,
+// the vulnerability and the workload's kind, name and container: bumping
+// nginx:1.25 to nginx:1.27 shows the CVEs the bump fixes as absent, those
+// it keeps as unchanged and those it brings as new. Each distinct image is
+// scanned once per ImageScanner, shared by the base and the head (which
+// the runner scans concurrently): references are resolved to a digest (a
+// registry HEAD, or the image ID of a tarball) and scans are keyed by it.
+// ImageOptions.ResultCache keeps reports on disk by digest, Trivy release,
+// database build time and extra arguments, so that a later run skips
+// unchanged images; entries are written atomically, an entry that cannot
+// be read is a miss, a failed scan is never stored. Images are pulled from
+// their registry by Trivy itself (--image-src remote: never a Docker or
+// containerd socket), or read from a tarball in ImageOptions.Archives that
+// is tagged with their reference. Trivy's vulnerability database is used
+// as it is (--skip-db-update): a missing one is scanners.ErrNotInstalled
+// with a message saying where Trivy looks and how to provide it, so a
+// policy's allowMissing applies; an image that cannot be pulled, a
+// timeout, a non-zero exit or a report that does not parse fail the side.
+// Package trivytest builds the database and images its tests use.
 package trivy

@@ -22,12 +22,14 @@ var (
 	fakeDir  string
 )
 
-// TestMain removes the stand-in binary's directory after the run.
+// TestMain removes the stand-in binary's directory and the image tests'
+// fixture after the run.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if fakeDir != "" {
 		os.RemoveAll(fakeDir)
 	}
+	closeImageFixture()
 	os.Exit(code)
 }
 

@@ -83,17 +83,9 @@ const (
 // garbage, trailing data or a changed format all mean the side was not
 // scanned.
 func ParseReport(data []byte) (*Report, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return nil, errors.New("empty output, expected a JSON report")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
 	var r Report
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("output is not a JSON report: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the JSON report")
+	if err := decodeJSON(data, &r); err != nil {
+		return nil, err
 	}
 	if r.SchemaVersion != schemaVersion {
 		return nil, fmt.Errorf("report schema version %d, expected %d", r.SchemaVersion, schemaVersion)
@@ -112,6 +104,22 @@ func ParseReport(data []byte) (*Report, error) {
 		}
 	}
 	return &r, nil
+}
+
+// decodeJSON decodes data, which must be exactly one JSON value, into v.
+func decodeJSON(data []byte, v any) error {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return errors.New("empty output, expected a JSON report")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("output is not a JSON report: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("unexpected data after the JSON report")
+	}
+	return nil
 }
 
 // checkID is the id as Trivy prints it, so that users find it in Trivy's

@@ -83,8 +83,13 @@ func CachedBinary() string {
 }
 
 // binary resolves the executable to run, or says how to get one.
-func (s *Scanner) binary() (string, error) {
-	if b := s.opts.Binary; b != "" {
+func (s *Scanner) binary() (string, error) { return findBinary(s.opts.Binary) }
+
+// findBinary resolves Trivy's executable: b when set (a path or a name in
+// PATH), else `trivy` in PATH, else CachedBinary. A miss wraps
+// scanners.ErrNotInstalled. Both scanners of this package share it.
+func findBinary(b string) (string, error) {
+	if b != "" {
 		p, err := exec.LookPath(b)
 		if err != nil {
 			return "", fmt.Errorf("trivy: %w: %s: %v", scanners.ErrNotInstalled, b, err)
@@ -116,7 +121,12 @@ func (s *Scanner) Version(ctx context.Context) (string, error) {
 		ctx, cancel = context.WithTimeout(ctx, versionTimeout)
 		defer cancel()
 	}
-	out, err := s.run(ctx, bin, "", "--version")
+	return toolVersion(ctx, bin)
+}
+
+// toolVersion is Version for the binary bin.
+func toolVersion(ctx context.Context, bin string) (string, error) {
+	out, err := runTrivy(ctx, bin, "", "--version")
 	if err != nil {
 		return "", err
 	}
@@ -126,16 +136,20 @@ func (s *Scanner) Version(ctx context.Context) (string, error) {
 	if !ok || v == "" {
 		return "", fmt.Errorf("trivy: unexpected `trivy --version` output %q", truncate(first, 200))
 	}
+	return releaseOf(bin, v), nil
+}
+
+// releaseOf is the version v Trivy reports, or, when that is "dev", the
+// release recorded in the binary: a `go install` build (hack/tools/trivy.sh)
+// does not stamp the release into Trivy, which then says "dev", but the
+// module version the Go toolchain records still says which release it is.
+func releaseOf(bin, v string) string {
 	if v == "dev" {
-		// A `go install` build (hack/tools/trivy.sh) does not stamp the
-		// release into Trivy, which then says "dev"; the module version
-		// the Go toolchain records in the binary still says which
-		// release it is.
 		if mv := moduleVersion(bin); mv != "" {
-			return mv, nil
+			return mv
 		}
 	}
-	return v, nil
+	return v
 }
 
 // moduleVersion is the Trivy module version recorded in a Go binary
@@ -177,6 +191,11 @@ func (s *Scanner) configArgs(dir, cacheDir string) []string {
 // context that ends (timeout, cancellation) or oversized output is an
 // error that quotes the end of Trivy's standard error.
 func (s *Scanner) run(ctx context.Context, bin, dir string, args ...string) ([]byte, error) {
+	return runTrivy(ctx, bin, dir, args...)
+}
+
+// runTrivy is run for any of this package's scanners.
+func runTrivy(ctx context.Context, bin, dir string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	// A trivy.yaml in the working directory would be read as configuration
 	// and could, say, raise the severity filter: run where there is none.

@@ -7,6 +7,10 @@
 //	sleep    sleep for a minute (the test's timeout must end it)
 //	badver   print an unexpected --version line
 //
+// `trivy version --format json` (the image scanner's question) answers with
+// a release and a vulnerability database, none with FAKETRIVY_NODB=1; it
+// prints garbage in mode badver.
+//
 // With FAKETRIVY_ARGS set it writes its arguments there, one a line, and
 // with FAKETRIVY_LIST the names of the files in the scanned directory (its
 // last argument). It lives under testdata so that `go build ./...` and
@@ -34,6 +38,17 @@ func main() {
 		fmt.Println("Version: 0.74.0")
 		fmt.Println("Check Bundle:")
 		fmt.Println("  Digest: sha256:0000")
+		return
+	}
+	if len(args) > 0 && args[0] == "version" {
+		switch {
+		case mode == "badver":
+			fmt.Println("trivy, some version")
+		case os.Getenv("FAKETRIVY_NODB") == "1":
+			fmt.Println(`{"Version":"0.74.0"}`)
+		default:
+			fmt.Println(`{"Version":"0.74.0","VulnerabilityDB":{"Version":2,"NextUpdate":"2026-11-02T00:00:00Z","UpdatedAt":"2026-11-01T00:00:00Z","DownloadedAt":"2026-11-01T00:00:00Z"}}`)
+		}
 		return
 	}
 	if p := os.Getenv("FAKETRIVY_LIST"); p != "" && len(args) > 0 {
