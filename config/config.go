@@ -107,6 +107,13 @@ type ScannerSettings struct {
 	APIKeyEnv string `yaml:"apiKeyEnv"`
 	// Modules are the Wapiti attack modules to run (wapiti).
 	Modules []string `yaml:"modules"`
+	// Services and Ports are glob patterns choosing the shadow Services and
+	// their ports (by name, number or appProtocol) to scan; default every
+	// Service and TCP port (zap, wapiti).
+	Services []string `yaml:"services"`
+	Ports    []string `yaml:"ports"`
+	// ActiveScan runs ZAP's active scan after the spider (zap).
+	ActiveScan bool `yaml:"activeScan"`
 }
 
 // PodLogs says where Falco's pods are.
@@ -357,6 +364,9 @@ var scannerKeys = map[string][]string{
 	"apiURL":      {"zap"},
 	"apiKeyEnv":   {"zap"},
 	"modules":     {"wapiti"},
+	"services":    {"zap", "wapiti"},
+	"ports":       {"zap", "wapiti"},
+	"activeScan":  {"zap"},
 }
 
 // checkKeys refuses a scanner-specific setting on a scanner it does not

@@ -5,7 +5,8 @@
 # a local control plane already up is used and left running.
 # With AEGIS_REQUIRE_CLUSTER=1 a test that cannot reach the cluster fails
 # rather than skips; likewise AEGIS_REQUIRE_TRIVY=1 for the Trivy binary,
-# which this script builds into the tool cache when it is absent.
+# which this script builds into the tool cache when it is absent, and
+# AEGIS_REQUIRE_WAPITI=1 for wapiti, which it installs with apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AEGIS_KUBECONFIG=${AEGIS_KUBECONFIG:-$(hack/cluster/status.sh || true)}
@@ -13,7 +14,9 @@ if [[ -z "$AEGIS_KUBECONFIG" ]]; then
   AEGIS_KUBECONFIG=$(hack/cluster/up.sh)
   trap 'hack/cluster/down.sh' EXIT
 fi
-# The Trivy tests run the real binary: built once into the tool cache.
+# The Trivy tests run the real binary: built once into the tool cache. The
+# Wapiti tests run Debian's wapiti against a local app: installed if absent.
 hack/tools/trivy.sh >/dev/null
-export AEGIS_KUBECONFIG AEGIS_REQUIRE_CLUSTER=1 AEGIS_REQUIRE_TRIVY=1
+hack/tools/wapiti.sh >/dev/null
+export AEGIS_KUBECONFIG AEGIS_REQUIRE_CLUSTER=1 AEGIS_REQUIRE_TRIVY=1 AEGIS_REQUIRE_WAPITI=1
 go test -count=1 -timeout 20m "$@" ./...

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -10,6 +11,9 @@ import (
 
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/scanners/dast"
+	"github.com/kube-sentient/aegis/scanners/dast/wapiti"
+	"github.com/kube-sentient/aegis/scanners/dast/zap"
 	"github.com/kube-sentient/aegis/scanners/falco"
 	"github.com/kube-sentient/aegis/scanners/health"
 	"github.com/kube-sentient/aegis/scanners/posture"
@@ -59,6 +63,16 @@ func buildScanners(cfg *config.Config, shadowMode string, kube *rest.Config, pro
 	sc := cfg.Scanner(semgrep.Name)
 	add(semgrep.New(semgrep.Options{Binary: sc.Binary, Configs: rulesRelativeTo(cfg, sc.Rules), ExtraArgs: sc.Args}))
 
+	zs, err := zapScanner(cfg, kube, progress)
+	if err != nil {
+		return nil, err
+	}
+	add(zs)
+	wc := cfg.Scanner(wapiti.Name)
+	add(dast.New(
+		wapiti.New(wapiti.Options{Binary: wc.Binary, Modules: wc.Modules, ExtraArgs: wc.Args, Logf: progress}),
+		dast.Options{Kube: kube, Services: wc.Services, Ports: wc.Ports, Logf: progress}))
+
 	fs, err := falcoScanner(cfg, kube, progress, set)
 	if err != nil {
 		set.close()
@@ -66,6 +80,24 @@ func buildScanners(cfg *config.Config, shadowMode string, kube *rest.Config, pro
 	}
 	add(fs)
 	return set, nil
+}
+
+// zapScanner drives a running ZAP daemon; its API key comes from the
+// environment variable the policy names, never from the policy itself.
+func zapScanner(cfg *config.Config, kube *rest.Config, progress func(string, ...any)) (scanners.Scanner, error) {
+	zc := cfg.Scanner(zap.Name)
+	opts := zap.Options{APIURL: zc.APIURL, ActiveScan: zc.ActiveScan, Logf: progress}
+	if zc.APIKeyEnv != "" {
+		opts.APIKey = os.Getenv(zc.APIKeyEnv)
+		if opts.APIKey == "" && cfg.Enabled(zap.Name) {
+			return nil, &config.Error{Path: cfg.Path, Msg: fmt.Sprintf("scanners.zap.apiKeyEnv names %s, which is not set in the environment", zc.APIKeyEnv)}
+		}
+	}
+	backend, err := zap.New(opts)
+	if err != nil {
+		return nil, &config.Error{Path: cfg.Path, Msg: err.Error()}
+	}
+	return dast.New(backend, dast.Options{Kube: kube, Services: zc.Services, Ports: zc.Ports, Logf: progress}), nil
 }
 
 // falcoScanner builds Falco's intake from the policy: an HTTP receiver

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kube-sentient/aegis/internal/testcluster"
 )
 
 // writeConfig writes a policy file into a temporary directory. Like the
@@ -205,4 +207,35 @@ func falcoEvent(at time.Time, namespace, pod string) string {
 	}
 	b, _ := json.Marshal(ev)
 	return strings.TrimSpace(string(b))
+}
+
+// TestRealNodeWapitiThroughTheCLI is the DAST path a user runs: `aegis
+// verify --shadow both` with wapiti enabled, on the kustomize example's
+// real pods (web 1.0 as the base, 1.1 as the head). aegis port-forwards to
+// each side's Service and runs the real Wapiti: the base's reflected XSS
+// and missing headers are fixed by the head.
+func TestRealNodeWapitiThroughTheCLI(t *testing.T) {
+	kc, _ := testcluster.RealNode(t)
+	if _, err := exec.LookPath("wapiti"); err != nil && os.Getenv("AEGIS_REQUIRE_WAPITI") != "1" {
+		t.Skip("wapiti is not installed (hack/tools/wapiti.sh; AEGIS_REQUIRE_WAPITI=1 fails instead)")
+	}
+	cfg := writeConfig(t, "scanners:\n  wapiti:\n    enabled: true\n")
+	runID := fmt.Sprintf("dast%d", time.Now().UnixNano()%1_000_000)
+	res := runBinary(t, "verify", "--output", "json", "--config", cfg, "--shadow", "both", "--kubeconfig", kc, "--run-id", runID,
+		"--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod")
+	require.Equal(t, exitFail, res.code, "the example's hostPath still fails it: %s", res.stderr)
+	r := decodeReport(t, res.stdout)
+	for _, run := range scannerRuns(t, res.stdout) {
+		if run.Name == "wapiti" {
+			assert.Equal(t, "ok", run.Status, "%s on %s: %s", run.Name, run.Side, run.Error)
+		}
+	}
+	assert.True(t, hasFinding(r, "wapiti.xss", "absent", "base/service.yaml"), "the XSS is fixed, on the Service's source: %+v", r.Findings)
+	var newDAST []string
+	for _, f := range r.Findings {
+		if strings.HasPrefix(f.RuleID, "wapiti.") && f.BaselineState == "new" {
+			newDAST = append(newDAST, f.RuleID)
+		}
+	}
+	assert.Empty(t, newDAST, "the head brings no new DAST finding")
 }

@@ -27,3 +27,7 @@ AEGIS_NODE=real AEGIS_KUBECONFIG=$kc AEGIS_CLUSTER_DIR=$(dirname "$kc") AEGIS_RE
 # pull, never ready, and the example apps answering through port-forward.
 AEGIS_NODE=real AEGIS_KUBECONFIG=$kc AEGIS_REQUIRE_REAL_NODE=1 \
   go test -count=1 -parallel 4 -timeout 15m -run RealNode ./verify/
+# DAST on real pods: Wapiti through a port-forward to each side's Service,
+# from the scanner package and through the CLI.
+AEGIS_NODE=real AEGIS_KUBECONFIG=$kc AEGIS_REQUIRE_REAL_NODE=1 AEGIS_REQUIRE_WAPITI=1 \
+  go test -count=1 -timeout 15m -run RealNode ./scanners/dast/... ./cmd/aegis/
