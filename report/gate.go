@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -142,7 +143,12 @@ func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool)
 		case s.AllowError:
 			allowed = append(allowed, what+"; accepted because scanners."+run.Name+".allowError is set.")
 		case run.Missing && s.AllowMissing:
-			allowed = append(allowed, what+"; accepted because scanners."+run.Name+".allowMissing is set.")
+			// The why is in the scanner's run; the reason says what was accepted,
+			// once for both sides.
+			missing := fmt.Sprintf("Scanner %s is not installed; accepted because scanners.%s.allowMissing is set.", run.Name, run.Name)
+			if !slices.Contains(allowed, missing) {
+				allowed = append(allowed, missing)
+			}
 		case !failOnScannerErr:
 			allowed = append(allowed, what+"; accepted because failOn.scannerError is false.")
 		default:

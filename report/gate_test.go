@@ -115,7 +115,7 @@ func TestGate(t *testing.T) {
 			want: Pass, wantReasons: []string{"Scanner trivy failed on head: boom; accepted because scanners.trivy.allowError is set."}},
 		{name: "allowMissing accepts a missing scanner", runs: append(okRuns("posture"), ScannerRun{Name: "zap", Side: "head", Status: StatusError, Missing: true, Error: "scanner not installed"}),
 			cfg:  func(c *config.Config) { c.Scanners["zap"] = config.ScannerSettings{AllowMissing: true} },
-			want: Pass, wantReasons: []string{"Scanner zap is not installed (head side): scanner not installed; accepted because scanners.zap.allowMissing is set."}},
+			want: Pass, wantReasons: []string{"Scanner zap is not installed; accepted because scanners.zap.allowMissing is set."}},
 		{name: "allowMissing does not accept a crash", runs: append(okRuns("posture"), ScannerRun{Name: "zap", Side: "head", Status: StatusError, Error: "panic"}),
 			cfg:  func(c *config.Config) { c.Scanners["zap"] = config.ScannerSettings{AllowMissing: true} },
 			want: Error},

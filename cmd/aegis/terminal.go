@@ -93,10 +93,13 @@ func printSummary(w io.Writer, r *report.Report, color bool) {
 }
 
 // printScanners names the scanners that ran, then each run that did not
-// succeed with its reason; runs skipped for one reason on both sides (an
-// opt-in scanner left off) take one line.
+// succeed with its reason (one line for both sides when they failed alike);
+// opt-in scanners left off share one line.
 func printScanners(w io.Writer, runs []report.ScannerRun) {
 	var ran, optIn, reasons []string
+	type failure struct{ name, status, err string }
+	var failures []failure
+	sides := map[failure][]string{}
 	for _, run := range runs {
 		switch {
 		case run.Status == report.StatusOK:
@@ -108,8 +111,15 @@ func printScanners(w io.Writer, runs []report.ScannerRun) {
 				optIn = append(optIn, run.Name)
 			}
 		default:
-			fmt.Fprintf(w, "scanner %s (%s): %s: %s\n", run.Name, run.Side, run.Status, run.Error)
+			f := failure{run.Name, string(run.Status), run.Error}
+			if _, seen := sides[f]; !seen {
+				failures = append(failures, f)
+			}
+			sides[f] = append(sides[f], run.Side)
 		}
+	}
+	for _, f := range failures {
+		fmt.Fprintf(w, "scanner %s (%s): %s: %s\n", f.name, strings.Join(sides[f], ", "), f.status, f.err)
 	}
 	if len(ran) > 0 {
 		reasons = append(reasons, "ran "+strings.Join(ran, ", "))
