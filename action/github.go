@@ -1,0 +1,403 @@
+package action
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v93/github"
+
+	"github.com/kube-sentient/aegis/sarif"
+)
+
+// MaxCommentChars is GitHub's limit on a comment body; above it the API
+// answers 422 "Body is too long".
+const MaxCommentChars = 65536
+
+// compactCommentChars bounds the body of the retry after a 422: verdict,
+// counts and the link to the job summary fit easily.
+const compactCommentChars = 8000
+
+// publisher talks to the GitHub REST and GraphQL APIs for one repository.
+type publisher struct {
+	gh          *github.Client
+	owner, repo string
+	graphqlURL  string
+	log         func(format string, args ...any)
+}
+
+// newPublisher builds a client for the API at apiURL (GITHUB_API_URL:
+// api.github.com, a GHES /api/v3, or a test server) authenticated with
+// token. The token is sent only to apiURL's origin.
+func newPublisher(apiURL, graphqlURL, repository, token string, hc *http.Client, log func(string, ...any)) (*publisher, error) {
+	owner, repo, ok := strings.Cut(repository, "/")
+	if !ok || owner == "" || repo == "" {
+		return nil, fmt.Errorf("GITHUB_REPOSITORY %q is not owner/name", repository)
+	}
+	if token == "" {
+		return nil, errors.New("input token is empty")
+	}
+	opts := []github.ClientOptionsFunc{github.WithHTTPClient(hc), github.WithAuthToken(token), github.WithUserAgent("aegis-action")}
+	if apiURL != "" {
+		opts = append(opts, github.WithURLs(&apiURL, &apiURL))
+	}
+	gh, err := github.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if graphqlURL == "" {
+		graphqlURL = strings.TrimSuffix(gh.BaseURL(), "/") + "/graphql"
+	}
+	return &publisher{gh: gh, owner: owner, repo: repo, graphqlURL: graphqlURL, log: log}, nil
+}
+
+// ---- the sticky comment ----
+
+// commentMarker is the hidden first line that identifies aegis's comment
+// for one category.
+func commentMarker(category string) string {
+	if category == "" {
+		category = "default"
+	}
+	return "<!-- aegis:sticky-comment category=" + category + " -->"
+}
+
+// ownComments lists the PR's comments that start with marker, oldest first,
+// following the Link header's rel="next" through every page.
+func (p *publisher) ownComments(ctx context.Context, pr int, marker string) ([]*github.IssueComment, error) {
+	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
+	var mine []*github.IssueComment
+	for pages := 0; ; pages++ {
+		if pages == 100 {
+			return nil, fmt.Errorf("listing the comments of #%d: more than 100 pages", pr)
+		}
+		cs, resp, err := p.gh.Issues.ListComments(ctx, p.owner, p.repo, pr, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing the comments of #%d: %w", pr, err)
+		}
+		for _, c := range cs {
+			if strings.HasPrefix(strings.TrimLeft(c.GetBody(), " \t\r\n"), marker) {
+				mine = append(mine, c)
+			}
+		}
+		if resp.NextPage == 0 {
+			return mine, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// commentBodies renders the body, and a compact one for the retry after a
+// 422; both stay within MaxCommentChars.
+type commentBodies func(maxChars int) string
+
+// upsertComment publishes the sticky comment per mode and returns its URL.
+func (p *publisher) upsertComment(ctx context.Context, pr int, marker, mode string, body commentBodies) (string, error) {
+	existing, err := p.ownComments(ctx, pr, marker)
+	if err != nil {
+		return "", err
+	}
+	var latest *github.IssueComment
+	if len(existing) > 0 {
+		latest = existing[len(existing)-1]
+	}
+	switch mode {
+	case CommentUpdate:
+		if latest != nil {
+			c, err := p.writeComment(ctx, pr, latest.GetID(), body)
+			if err != nil {
+				return "", err
+			}
+			p.log("updated comment %d on #%d", latest.GetID(), pr)
+			return c.GetHTMLURL(), nil
+		}
+	case CommentRecreate:
+		for _, c := range existing {
+			if _, err := p.gh.Issues.DeleteComment(ctx, p.owner, p.repo, c.GetID()); err != nil {
+				return "", fmt.Errorf("deleting the old comment %d: %w", c.GetID(), err)
+			}
+			p.log("deleted old comment %d on #%d", c.GetID(), pr)
+		}
+	case CommentHideOld:
+		for _, c := range existing {
+			if err := p.minimize(ctx, c.GetNodeID()); err != nil {
+				return "", fmt.Errorf("hiding the old comment %d: %w", c.GetID(), err)
+			}
+			p.log("hid old comment %d on #%d as outdated", c.GetID(), pr)
+		}
+	}
+	c, err := p.writeComment(ctx, pr, 0, body)
+	if err != nil {
+		return "", err
+	}
+	p.log("posted comment %d on #%d", c.GetID(), pr)
+	return c.GetHTMLURL(), nil
+}
+
+// writeComment creates (id 0) or edits a comment. On 422 "Body is too
+// long" (GitHub counts differently than aegis, or a limit changed) it
+// retries once with the compact body.
+func (p *publisher) writeComment(ctx context.Context, pr int, id int64, body commentBodies) (*github.IssueComment, error) {
+	write := func(text string) (*github.IssueComment, error) {
+		req := github.IssueCommentRequest{Body: text}
+		if id == 0 {
+			c, _, err := p.gh.Issues.CreateComment(ctx, p.owner, p.repo, pr, req)
+			return c, err
+		}
+		c, _, err := p.gh.Issues.UpdateComment(ctx, p.owner, p.repo, id, req)
+		return c, err
+	}
+	c, err := write(body(MaxCommentChars))
+	if err != nil && isBodyTooLong(err) {
+		p.log("GitHub refused the comment as too long; retrying with the compact comment (the job summary has everything)")
+		c, err = write(body(compactCommentChars))
+	}
+	if err != nil {
+		verb := "posting"
+		if id != 0 {
+			verb = "updating"
+		}
+		return nil, fmt.Errorf("%s the comment on #%d: %w", verb, pr, err)
+	}
+	return c, nil
+}
+
+func isBodyTooLong(err error) bool {
+	var er *github.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil || er.Response.StatusCode != http.StatusUnprocessableEntity {
+		return false
+	}
+	for _, e := range er.Errors {
+		if strings.Contains(strings.ToLower(e.Message), "too long") {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(er.Message), "too long")
+}
+
+// minimizeMutation hides a comment as outdated (GitHub GraphQL API).
+const minimizeMutation = `mutation($id: ID!) {
+  minimizeComment(input: {subjectId: $id, classifier: OUTDATED}) {
+    minimizedComment { isMinimized minimizedReason }
+  }
+}`
+
+// graphQLError is one entry of a GraphQL response's errors.
+type graphQLError struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
+// GraphQLError is a GraphQL request that answered 200 with errors (GitHub's
+// way of refusing a mutation, e.g. type FORBIDDEN on a read-only token).
+type GraphQLError struct{ Errors []graphQLError }
+
+func (e *GraphQLError) Error() string {
+	var msgs []string
+	for _, x := range e.Errors {
+		if x.Type != "" {
+			msgs = append(msgs, x.Type+": "+x.Message)
+		} else {
+			msgs = append(msgs, x.Message)
+		}
+	}
+	return "GraphQL: " + strings.Join(msgs, "; ")
+}
+
+func (p *publisher) minimize(ctx context.Context, nodeID string) error {
+	if nodeID == "" {
+		return errors.New("the comment has no node_id")
+	}
+	in := map[string]any{"query": minimizeMutation, "variables": map[string]any{"id": nodeID}}
+	req, err := p.gh.NewRequest(ctx, http.MethodPost, p.graphqlURL, in)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Data struct {
+			MinimizeComment *struct {
+				MinimizedComment struct {
+					IsMinimized bool `json:"isMinimized"`
+				} `json:"minimizedComment"`
+			} `json:"minimizeComment"`
+		} `json:"data"`
+		Errors []graphQLError `json:"errors"`
+	}
+	if _, err := p.gh.Do(req, &out); err != nil {
+		return err
+	}
+	if len(out.Errors) > 0 {
+		return &GraphQLError{Errors: out.Errors}
+	}
+	if out.Data.MinimizeComment == nil || !out.Data.MinimizeComment.MinimizedComment.IsMinimized {
+		return errors.New("GraphQL: the comment was not minimized")
+	}
+	return nil
+}
+
+// ---- the SARIF upload ----
+
+// UploadResult is how a SARIF upload ended.
+type UploadResult struct {
+	ID     string
+	Status string // complete, failed, pending (still pending when the wait ended)
+	Errors []string
+}
+
+// sarifStatus is GET /repos/{o}/{r}/code-scanning/sarifs/{id}.
+type sarifStatus struct {
+	ProcessingStatus string   `json:"processing_status"`
+	AnalysesURL      *string  `json:"analyses_url"`
+	Errors           []string `json:"errors"`
+}
+
+// uploadSARIF gzips and base64-encodes data and uploads it for commitSHA
+// and ref, then polls the processing status every interval until wait has
+// passed. A file whose gzip exceeds GitHub's 10 MB is not sent.
+func (p *publisher) uploadSARIF(ctx context.Context, data []byte, commitSHA, ref string, started time.Time, interval, wait time.Duration) (*UploadResult, error) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if gz.Len() > sarif.MaxGzipBytes {
+		return nil, fmt.Errorf("the SARIF file is %d bytes gzipped, above code scanning's limit of %d: not uploaded (lower the results with the policy, or upload fewer scanners)", gz.Len(), sarif.MaxGzipBytes)
+	}
+	body := github.SarifAnalysis{
+		CommitSHA: commitSHA,
+		Ref:       ref,
+		Sarif:     base64.StdEncoding.EncodeToString(gz.Bytes()),
+		ToolName:  github.Ptr(sarif.DriverName),
+	}
+	if !started.IsZero() {
+		body.StartedAt = &github.Timestamp{Time: started.UTC()}
+	}
+	id, _, err := p.gh.CodeScanning.UploadSarif(ctx, p.owner, p.repo, body)
+	if err != nil {
+		if isStatus(err, http.StatusRequestEntityTooLarge) {
+			return nil, fmt.Errorf("code scanning refused the SARIF file as too large (413; %d bytes gzipped): %w", gz.Len(), err)
+		}
+		return nil, fmt.Errorf("uploading the SARIF file: %w", err)
+	}
+	res := &UploadResult{ID: id.GetID(), Status: "pending"}
+	if res.ID == "" {
+		return nil, errors.New("uploading the SARIF file: the answer has no id")
+	}
+	p.log("uploaded SARIF (%d bytes gzipped) for %s at %s: upload %s", gz.Len(), ref, short(commitSHA), res.ID)
+	if wait <= 0 {
+		return res, nil
+	}
+	return p.waitSARIF(ctx, res, interval, wait)
+}
+
+// waitSARIF polls the upload's processing status. 404 right after the
+// upload means not registered yet: still pending.
+func (p *publisher) waitSARIF(ctx context.Context, res *UploadResult, interval, wait time.Duration) (*UploadResult, error) {
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	u := fmt.Sprintf("repos/%s/%s/code-scanning/sarifs/%s", url.PathEscape(p.owner), url.PathEscape(p.repo), url.PathEscape(res.ID))
+	for {
+		req, err := p.gh.NewRequest(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return res, err
+		}
+		var st sarifStatus
+		_, err = p.gh.Do(req, &st)
+		switch {
+		case err != nil && isStatus(err, http.StatusNotFound):
+			st.ProcessingStatus = "pending"
+		case err != nil:
+			return res, fmt.Errorf("reading the status of SARIF upload %s: %w", res.ID, err)
+		}
+		res.Status, res.Errors = st.ProcessingStatus, st.Errors
+		switch st.ProcessingStatus {
+		case "complete":
+			return res, nil
+		case "failed":
+			return res, fmt.Errorf("code scanning could not process SARIF upload %s: %s", res.ID, strings.Join(orNone(st.Errors), "; "))
+		}
+		if !time.Now().Add(interval).Before(deadline) {
+			res.Status = "pending"
+			return res, nil
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return res, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func orNone(s []string) []string {
+	if len(s) == 0 {
+		return []string{"no error given"}
+	}
+	return s
+}
+
+// ---- errors ----
+
+// statusOf returns the HTTP status of a go-github error, or 0.
+func statusOf(err error) int {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	var rl *github.RateLimitError
+	if errors.As(err, &rl) && rl.Response != nil {
+		return rl.Response.StatusCode
+	}
+	var ab *github.AbuseRateLimitError
+	if errors.As(err, &ab) && ab.Response != nil {
+		return ab.Response.StatusCode
+	}
+	return 0
+}
+
+func isStatus(err error, code int) bool { return statusOf(err) == code }
+
+// isForbidden reports a refusal for want of permission: 403 from REST, or a
+// GraphQL FORBIDDEN. Rate limits are not (go-github gives them their own
+// error types).
+func isForbidden(err error) bool {
+	var rl *github.RateLimitError
+	var ab *github.AbuseRateLimitError
+	if errors.As(err, &rl) || errors.As(err, &ab) {
+		return false
+	}
+	if isStatus(err, http.StatusForbidden) {
+		return true
+	}
+	var ge *GraphQLError
+	if errors.As(err, &ge) {
+		for _, e := range ge.Errors {
+			if e.Type == "FORBIDDEN" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// short abbreviates a full commit sha to 12 hex digits; any other
+// revision or path is returned as it is.
+func short(rev string) string {
+	if len(rev) == 40 && strings.Trim(rev, "0123456789abcdef") == "" {
+		return rev[:12]
+	}
+	return rev
+}

@@ -1,0 +1,229 @@
+package action
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/kube-sentient/aegis/render"
+	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/verify"
+)
+
+// Input names, exactly as action.yml declares them. GitHub hands input NAME
+// to a Docker action as the environment variable INPUT_<NAME>, upper-cased,
+// spaces turned into '_' and hyphens KEPT: fail-on arrives as INPUT_FAIL-ON.
+const (
+	InputPath               = "path"
+	InputBase               = "base"
+	InputHead               = "head"
+	InputConfig             = "config"
+	InputShadow             = "shadow"
+	InputKubeconfig         = "kubeconfig"
+	InputShadowTimeout      = "shadow-timeout"
+	InputFailOn             = "fail-on"
+	InputSarifFile          = "sarif-file"
+	InputReportJSON         = "report-json"
+	InputUploadSarif        = "upload-sarif"
+	InputUploadWait         = "upload-wait"
+	InputComment            = "comment"
+	InputCommentMode        = "comment-mode"
+	InputToken              = "token"
+	InputCategory           = "category"
+	InputAllowUntrustedHead = "allow-untrusted-head"
+	InputValues             = "values"
+	InputSet                = "set"
+	InputReleaseName        = "release-name"
+	InputNamespace          = "namespace"
+	InputKubeVersion        = "kube-version"
+)
+
+// Output names, exactly as action.yml declares them.
+const (
+	OutputVerdict       = "verdict"
+	OutputSarifFile     = "sarif-file"
+	OutputReportJSON    = "report-json"
+	OutputNewFindings   = "new-findings"
+	OutputFixedFindings = "fixed-findings"
+	OutputCommentURL    = "comment-url"
+)
+
+// Comment modes: update edits aegis's comment in place; recreate deletes
+// it and posts a new one (the newest activity is at the bottom of the PR);
+// hide-old minimizes the old one as outdated and posts a new one.
+const (
+	CommentUpdate   = "update"
+	CommentRecreate = "recreate"
+	CommentHideOld  = "hide-old"
+)
+
+// Inputs are the step's parsed inputs.
+type Inputs struct {
+	Path   string
+	Base   string // empty: from the event
+	Head   string // empty: from the event
+	Config string // empty: .aegis.yaml if present
+	Shadow string
+	// Kubeconfig is the kubeconfig's contents (a secret). Never logged.
+	Kubeconfig    string
+	ShadowTimeout time.Duration
+	FailOn        report.Severity // empty: the policy's
+	SarifFile     string
+	ReportJSON    string
+	UploadSarif   bool
+	// UploadWait bounds the wait for code scanning to process the upload
+	// (0: do not wait).
+	UploadWait  time.Duration
+	Comment     bool
+	CommentMode string
+	// Token is the GitHub token. Never logged.
+	Token              string
+	Category           string
+	AllowUntrustedHead bool
+	// Render holds the Helm settings (values files, --set, release name,
+	// namespace, Kubernetes version), as the CLI's flags give them.
+	Render render.Options
+}
+
+// categoryPattern keeps the category safe inside an HTML comment marker and
+// a SARIF automationDetails.id.
+var categoryPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
+
+// readInputs reads every input the action declares, each exactly once and
+// unconditionally (the contract test records them), and validates them.
+// Errors are bad input: they name the input and what it accepts.
+func readInputs(gha *githubactions.Action) (Inputs, error) {
+	get := gha.GetInput
+	raw := map[string]string{}
+	for _, name := range inputNames {
+		raw[name] = get(name)
+	}
+	in := Inputs{
+		Path:        raw[InputPath],
+		Base:        raw[InputBase],
+		Head:        raw[InputHead],
+		Config:      raw[InputConfig],
+		Shadow:      raw[InputShadow],
+		Kubeconfig:  raw[InputKubeconfig],
+		SarifFile:   raw[InputSarifFile],
+		ReportJSON:  raw[InputReportJSON],
+		CommentMode: raw[InputCommentMode],
+		Token:       raw[InputToken],
+		Category:    raw[InputCategory],
+	}
+	var errs []string
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("input %s: ", name)+fmt.Sprintf(format, args...))
+	}
+	if in.Path == "" {
+		in.Path = "."
+	}
+	switch in.Shadow {
+	case "":
+		in.Shadow = verify.ShadowOff
+	case verify.ShadowOff, verify.ShadowHead, verify.ShadowBoth:
+	default:
+		bad(InputShadow, "%q is not one of off, head, both", in.Shadow)
+	}
+	if in.CommentMode == "" {
+		in.CommentMode = CommentUpdate
+	}
+	switch in.CommentMode {
+	case CommentUpdate, CommentRecreate, CommentHideOld:
+	default:
+		bad(InputCommentMode, "%q is not one of update, recreate, hide-old", in.CommentMode)
+	}
+	if v := raw[InputFailOn]; v != "" {
+		sev, err := report.ParseSeverity(v)
+		if err != nil {
+			bad(InputFailOn, "%v", err)
+		}
+		in.FailOn = sev
+	}
+	var err error
+	if in.UploadSarif, err = parseBool(raw[InputUploadSarif], true); err != nil {
+		bad(InputUploadSarif, "%v", err)
+	}
+	if in.Comment, err = parseBool(raw[InputComment], true); err != nil {
+		bad(InputComment, "%v", err)
+	}
+	if in.AllowUntrustedHead, err = parseBool(raw[InputAllowUntrustedHead], false); err != nil {
+		bad(InputAllowUntrustedHead, "%v", err)
+	}
+	if in.ShadowTimeout, err = parseDuration(raw[InputShadowTimeout], 5*time.Minute); err != nil {
+		bad(InputShadowTimeout, "%v", err)
+	}
+	if in.UploadWait, err = parseDuration(raw[InputUploadWait], 2*time.Minute); err != nil {
+		bad(InputUploadWait, "%v", err)
+	}
+	if in.Category != "" && !categoryPattern.MatchString(in.Category) {
+		bad(InputCategory, "%q must be letters, digits, '.', '_', '/' or '-' (at most 63, starting with a letter or digit)", in.Category)
+	}
+	for _, f := range []struct{ name, v string }{{InputSarifFile, in.SarifFile}, {InputReportJSON, in.ReportJSON}} {
+		if strings.ContainsAny(f.v, "\r\n\x00") {
+			bad(f.name, "a file name cannot hold a line break or NUL")
+		} else if f.v != "" && filepath.Base(f.v) == "." {
+			bad(f.name, "%q is not a file name", f.v)
+		}
+	}
+	in.Render = render.Options{
+		ValuesFiles: lines(raw[InputValues]),
+		Set:         lines(raw[InputSet]),
+		ReleaseName: raw[InputReleaseName],
+		Namespace:   raw[InputNamespace],
+		KubeVersion: raw[InputKubeVersion],
+	}
+	if len(errs) > 0 {
+		return in, &verify.InputError{Msg: strings.Join(errs, "; ")}
+	}
+	return in, nil
+}
+
+// lines splits a multi-line input into its non-empty, trimmed lines.
+func lines(v string) []string {
+	var out []string
+	for _, l := range strings.Split(v, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// inputNames is every input readInputs reads, in action.yml's order.
+var inputNames = []string{
+	InputPath, InputBase, InputHead, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
+	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait,
+	InputComment, InputCommentMode, InputToken, InputCategory, InputAllowUntrustedHead,
+	InputValues, InputSet, InputReleaseName, InputNamespace, InputKubeVersion,
+}
+
+// parseBool accepts the YAML 1.2 core booleans, as actions/toolkit's
+// getBooleanInput does; empty means def.
+func parseBool(v string, def bool) (bool, error) {
+	switch v {
+	case "":
+		return def, nil
+	case "true", "True", "TRUE":
+		return true, nil
+	case "false", "False", "FALSE":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (true or false)", v)
+}
+
+// parseDuration accepts a Go duration ("90s", "2m") or "0"; empty means def.
+func parseDuration(v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration such as 90s or 2m", v)
+	}
+	return d, nil
+}
