@@ -260,6 +260,57 @@ func TestActionEndToEnd(t *testing.T) {
 	assert.Len(t, srv.Uploads(), 2)
 }
 
+// TestActionEndToEndWithShadow is the action with a cluster, as a
+// workflow passes it: the kubeconfig's contents in an input (from a
+// secret), shadow both, on the local control plane. The summary shows both
+// sides healthy, nothing is left in the cluster, and the kubeconfig's
+// contents appear in no output.
+func TestActionEndToEndWithShadow(t *testing.T) {
+	kc, cs := clusterKubeconfig(t)
+	kubeconfig, err := os.ReadFile(kc)
+	require.NoError(t, err)
+	srv := fakegithub.New(actionToken)
+	defer srv.Close()
+	payload, err := filepath.Abs(filepath.Join("..", "..", "action", "testdata", "pull_request.json"))
+	require.NoError(t, err)
+	step := newActionStep(t, srv, payload, map[string]string{
+		"path":       "overlays/prod",
+		"base":       "examples/kustomize-overlay/before",
+		"head":       "examples/kustomize-overlay/after",
+		"shadow":     "both",
+		"kubeconfig": string(kubeconfig),
+	})
+	jsonFile := filepath.Join(step.dir, "aegis-report.json")
+	step.env["INPUT_REPORT-JSON"] = jsonFile
+	res, outputs, summary := step.run()
+	require.Equal(t, exitFail, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	assert.Equal(t, "fail", outputs["verdict"])
+
+	data, err := os.ReadFile(jsonFile)
+	require.NoError(t, err)
+	rep, err := report.ReadJSON(bytes.NewReader(data))
+	require.NoError(t, err)
+	require.NotNil(t, rep.Shadow, "the sides were deployed")
+	require.NotNil(t, rep.Shadow.Base)
+	require.NotNil(t, rep.Shadow.Head)
+	assert.Equal(t, "Healthy", rep.Shadow.Base.Health)
+	assert.Equal(t, "Healthy", rep.Shadow.Head.Health)
+	assert.Contains(t, summary, rep.Shadow.Head.Namespace, "the summary names the shadow namespace")
+	assert.Len(t, srv.Uploads(), 1)
+
+	runID := strings.TrimSuffix(strings.TrimPrefix(rep.Shadow.Head.Namespace, "aegis-"), "-head")
+	assert.Empty(t, runNamespaces(t, cs, runID), "torn down after the run")
+	all := res.stdout + res.stderr + summary + string(data)
+	for _, line := range strings.Split(string(kubeconfig), "\n") {
+		if secret, ok := strings.CutPrefix(strings.TrimSpace(line), "token: "); ok {
+			assert.NotContains(t, all, secret, "the cluster token never appears")
+		}
+	}
+	leftovers, err := filepath.Glob(filepath.Join(step.dir, "*kubeconfig*"))
+	require.NoError(t, err)
+	assert.Empty(t, leftovers, "the kubeconfig file is removed")
+}
+
 // Outside a workflow (no event, no inputs), `aegis action` says what it
 // needs and exits 2.
 func TestActionCommandOutsideActions(t *testing.T) {
