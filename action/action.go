@@ -17,6 +17,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 	"k8s.io/client-go/rest"
 
+	"github.com/kube-sentient/aegis/internal/atomicfile"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
 	"github.com/kube-sentient/aegis/scanners"
@@ -303,7 +304,7 @@ func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
 		return nil, err
 	}
 	if f := r.in.SarifFile; f != "" {
-		if err := writeFileAtomic(f, data); err != nil {
+		if err := atomicfile.Write(f, data, 0o644); err != nil {
 			return nil, err
 		}
 		r.logf("wrote %s", f)
@@ -313,7 +314,7 @@ func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
 		if err := report.WriteJSON(&buf, rep); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(f, buf.Bytes()); err != nil {
+		if err := atomicfile.Write(f, buf.Bytes(), 0o644); err != nil {
 			return nil, err
 		}
 		r.logf("wrote %s", f)

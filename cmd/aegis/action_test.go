@@ -102,13 +102,7 @@ func (s *actionStep) run() (res cliResult, outputs map[string]string, summary st
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
+	code := exitCode(t, cmd.Run())
 	data, err := os.ReadFile(s.outputFile)
 	require.NoError(t, err)
 	outputs = readOutputs(t, string(data))

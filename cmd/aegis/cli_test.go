@@ -46,19 +46,30 @@ func runBinary(t *testing.T, args ...string) cliResult {
 // runBinaryIn runs the built binary in dir.
 func runBinaryIn(t *testing.T, dir string, args ...string) cliResult {
 	t.Helper()
+	return runCommand(t, dir, nil, args...)
+}
+
+// runCommand runs the built binary in dir with this process's environment
+// plus env (later entries win).
+func runCommand(t *testing.T, dir string, env []string, args ...string) cliResult {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
+	return cliResult{code: exitCode(t, cmd.Run()), stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// exitCode is the exit code of a finished command; an error other than a
+// non-zero exit (the binary did not start) fails the test.
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
+		return ee.ExitCode()
 	}
-	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	require.NoError(t, err)
+	return 0
 }
 
 func repoRoot(t *testing.T) string {

@@ -34,19 +34,7 @@ func writeConfig(t *testing.T, body string) string {
 // environment variables (later ones win).
 func runWithEnv(t *testing.T, env []string, args ...string) cliResult {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = repoRoot(t)
-	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	return runCommand(t, repoRoot(t), env, args...)
 }
 
 type scannerRunJSON struct {
@@ -170,11 +158,7 @@ loop:
 			}
 		}
 	}
-	code := 0
-	if ee, ok := waitErr.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	}
-	require.Equal(t, exitFail, code, stderr.String())
+	require.Equal(t, exitFail, exitCode(t, waitErr), stderr.String())
 	r := decodeReport(t, stdout.String())
 	var falcoFindings []string
 	for _, fd := range r.Findings {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/internal/atomicfile"
 	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
@@ -225,7 +225,7 @@ func writeOutputs(r *report.Report, f *verifyFlags, stderr io.Writer) error {
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "aegis: warning:", w)
 		}
-		if err := writeFileAtomic(f.sarifFile, buf.Bytes()); err != nil {
+		if err := atomicfile.Write(f.sarifFile, buf.Bytes(), 0o644); err != nil {
 			return err
 		}
 	}
@@ -234,36 +234,17 @@ func writeOutputs(r *report.Report, f *verifyFlags, stderr io.Writer) error {
 		if err := report.WriteJSON(&buf, r); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(f.jsonFile, buf.Bytes()); err != nil {
+		if err := atomicfile.Write(f.jsonFile, buf.Bytes(), 0o644); err != nil {
 			return err
 		}
 	}
 	if f.markdownFile != "" {
 		md := report.Markdown(r, report.MarkdownOptions{})
-		if err := writeFileAtomic(f.markdownFile, []byte(md)); err != nil {
+		if err := atomicfile.Write(f.markdownFile, []byte(md), 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // usageArgs makes cobra's argument errors usage errors (exit 2).

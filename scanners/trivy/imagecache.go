@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/kube-sentient/aegis/internal/atomicfile"
 )
 
 // cacheFormat versions the entries of the result cache and what they hold.
@@ -87,24 +89,7 @@ func writeCache(dir string, key cacheKey, image string, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".entry-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename, a no-op
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, key.path(dir)); err != nil {
+	if err := atomicfile.Write(key.path(dir), data, 0o644); err != nil {
 		return fmt.Errorf("result cache: %w", err)
 	}
 	return nil
