@@ -275,7 +275,7 @@ func TestActionEndToEndWithShadow(t *testing.T) {
 		"kubeconfig": string(kubeconfig),
 	})
 	jsonFile := filepath.Join(step.dir, "aegis-report.json")
-	step.env["INPUT_REPORT-JSON"] = jsonFile
+	step.env["INPUT_REPORT-JSON"], step.env["INPUT_SARIF-FILE"] = jsonFile, filepath.Join(step.dir, "aegis.sarif")
 	res, outputs, summary := step.run()
 	require.Equal(t, exitFail, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
 	assert.Equal(t, "fail", outputs["verdict"])
