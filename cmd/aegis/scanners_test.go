@@ -223,3 +223,39 @@ func TestRealNodeWapitiThroughTheCLI(t *testing.T) {
 	}
 	assert.Empty(t, newDAST, "the head brings no new DAST finding")
 }
+
+// TestHangingScannerTimesOut: a scanner that never answers is stopped at
+// its timeout, the run ends with an infrastructure error (exit 3) naming
+// it, and the process it started is gone.
+func TestHangingScannerTimesOut(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	hang := filepath.Join(dir, "semgrep")
+	script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in --version) echo 1.161.0; exit 0;; esac\necho $$ > %s\nexec sleep 600\n", pidFile)
+	require.NoError(t, os.WriteFile(hang, []byte(script), 0o755))
+	cfg := writeConfig(t, fmt.Sprintf("scanners:\n  semgrep:\n    enabled: true\n    binary: %s\n    rules: [rules.yaml]\n    timeout: 2s\n", hang))
+
+	// The head adds a file for semgrep to scan.
+	base, head := filepath.Join(dir, "base"), filepath.Join(dir, "head")
+	copyTree(t, filepath.Join(repoRoot(t), "examples/plain-yaml/after"), base)
+	copyTree(t, filepath.Join(repoRoot(t), "examples/plain-yaml/after"), head)
+	require.NoError(t, os.WriteFile(filepath.Join(head, "app.py"), []byte("print('hi')\n"), 0o644))
+
+	start := time.Now()
+	res := runBinary(t, "verify", "--output", "json", "--config", cfg, "--base", base, "--head", head)
+	took := time.Since(start)
+	require.Equal(t, exitInfra, res.code, res.stderr)
+	assert.Less(t, took, 60*time.Second, "bounded by the timeout, not by the hang")
+	var timedOut bool
+	for _, run := range scannerRuns(t, res.stdout) {
+		if run.Name == "semgrep" && run.Side == "head" {
+			timedOut = run.Status == "error" && strings.Contains(run.Error, "timed out after 2s")
+		}
+	}
+	assert.True(t, timedOut, res.stdout)
+	data, err := os.ReadFile(pidFile)
+	require.NoError(t, err, "the stand-in ran")
+	pid := strings.TrimSpace(string(data))
+	_, err = os.Stat("/proc/" + pid)
+	assert.True(t, os.IsNotExist(err), "the hanging process %s was killed", pid)
+}
