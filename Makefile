@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 BIN     := bin/aegis
 
-.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images
+.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd
 
 # NODE=real starts a real node (kubelet + containerd) instead of kwok's fake one.
 export NODE
@@ -51,3 +51,6 @@ cluster-down: ## stop the local control plane by recorded PID and remove its sta
 
 clean: ## remove build output
 	rm -rf bin
+
+e2e-argocd: ## aegis's plugin under the real Argo CD v3.6.1 (argocd-cmp-server + repo-server code; Go 1.27.3, first build ~12 min)
+	hack/tools/argocde2e/run.sh

@@ -157,7 +157,7 @@ func renderPlain(root, dir string, opts Options) ([]manifest.Object, error) {
 			}
 			return nil
 		}
-		if !isManifestFile(d.Name()) {
+		if !isManifestFile(d.Name()) || isPolicyFile(d.Name()) {
 			return nil
 		}
 		if d.Type()&os.ModeSymlink != 0 {
@@ -183,6 +183,12 @@ func renderPlain(root, dir string, opts Options) ([]manifest.Object, error) {
 		return nil, &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: "no Kubernetes objects found (no kustomization, no Chart.yaml, no YAML or JSON manifests)"}
 	}
 	return objs, nil
+}
+
+// isPolicyFile is aegis's own policy (.aegis.yaml), which may sit in a
+// plain directory and is no Kubernetes object.
+func isPolicyFile(name string) bool {
+	return name == ".aegis.yaml" || name == ".aegis.yml"
 }
 
 func isManifestFile(name string) bool {

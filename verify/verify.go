@@ -94,6 +94,13 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	// Scanners such as semgrep read source files: checkouts live until the end.
 	defer base.src.cleanup()
 	defer head.src.cleanup()
+	return verifyRendered(ctx, opts, base, head)
+}
+
+// verifyRendered is the pipeline from two rendered sides to the gated
+// report: resource diff, shadow deployment, scanners, delta and gate. Run
+// reaches it after rendering, RunSets with sets rendered elsewhere.
+func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide) (*Result, error) {
 	changes, err := diff.Compute(base.rendered.Set, head.rendered.Set)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,220 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/render"
+	"github.com/kube-sentient/aegis/verify"
+)
+
+// PolicyFile is the policy: generate uses the nearest one in the app path
+// or above it in the repository (FindPolicy), as `aegis verify` run at the
+// repository's root reads the root's; plugin.yaml's discovery looks for it.
+const PolicyFile = ".aegis.yaml"
+
+// GenerateOptions of one generate run.
+type GenerateOptions struct {
+	// Dir is the app path, where Argo CD runs the command (default ".").
+	Dir string
+	// RepoRoot is the repository's root, which origins are relative to and
+	// which kustomize may not read outside. Default: Dir with
+	// ARGOCD_APP_SOURCE_PATH taken off its end, else Dir.
+	RepoRoot string
+	Env      *Env
+	// ToolVersion picks the default gate image.
+	ToolVersion string
+	// Limits bound the rendering (zero: manifest.DefaultLimits).
+	Limits manifest.Limits
+}
+
+// Generated is the output of generate.
+type Generated struct {
+	Type     render.Type
+	Set      *manifest.Set
+	Policy   Policy
+	Settings Settings
+	// Gate holds the gate's objects, nil when the gate parameter is false.
+	Gate []*unstructured.Unstructured
+}
+
+// Generate renders the app path as `aegis verify` renders a side and
+// appends the gate. Everything is validated before anything is returned:
+// the caller writes the result in one piece or not at all.
+func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
+	if o.Env == nil {
+		return nil, errors.New("plugin: Generate needs the build environment")
+	}
+	s, err := o.Env.Settings(o.ToolVersion)
+	if err != nil {
+		return nil, err
+	}
+	dir := o.Dir
+	if dir == "" {
+		dir = "."
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	root := o.RepoRoot
+	if root == "" {
+		root = RepoRoot(dir, o.Env.SourcePath)
+	}
+	root, err = filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(root, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, &verify.InputError{Msg: fmt.Sprintf("the app path %s is not inside the repository root %s", dir, root)}
+	}
+
+	policy, err := readPolicy(root, dir)
+	if err != nil {
+		return nil, err
+	}
+	ropts := render.Options{
+		ReleaseName: s.ReleaseName,
+		Namespace:   o.Env.AppNamespace,
+		ValuesFiles: s.ValuesFiles,
+		Set:         s.HelmSet,
+		KubeVersion: o.Env.KubeVersion,
+		APIVersions: o.Env.KubeAPIVersions,
+		Limits:      o.Limits,
+	}
+	res, err := render.Render(ctx, root, rel, ropts)
+	if err != nil {
+		return nil, err
+	}
+	g := &Generated{Type: res.Type, Set: res.Set, Policy: policy, Settings: s}
+	if !s.Gate {
+		return g, nil
+	}
+	if err := checkGateNamespace(res.Set, o.Env.AppNamespace, s.GateNamespace); err != nil {
+		return nil, err
+	}
+	g.Gate, err = Gate(GateSpec{Settings: s, Namespace: o.Env.AppNamespace, Revision: o.Env.Revision, RepoURL: o.Env.RepoURL, Set: res.Set, Policy: policy})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// RepoRoot is the repository root of an app path: dir without the
+// ARGOCD_APP_SOURCE_PATH it ends with, else dir itself.
+func RepoRoot(dir, sourcePath string) string {
+	sp := filepath.Clean(filepath.FromSlash(strings.Trim(sourcePath, "/")))
+	if sp == "." || sp == "" || filepath.IsAbs(sp) || strings.HasPrefix(sp, "..") {
+		return dir
+	}
+	d := filepath.Clean(dir)
+	if strings.HasSuffix(d, string(filepath.Separator)+sp) {
+		return strings.TrimSuffix(d, string(filepath.Separator)+sp)
+	}
+	return dir
+}
+
+// FindPolicy returns the nearest policy file in dir or in a directory
+// above it up to root (the repository), or "" when there is none.
+func FindPolicy(root, dir string) (string, error) {
+	root, dir = filepath.Clean(root), filepath.Clean(dir)
+	for {
+		p := filepath.Join(dir, PolicyFile)
+		if _, err := os.Lstat(p); err == nil {
+			return p, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		if dir == root {
+			return "", nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", nil
+		}
+		if r, err := filepath.Rel(root, parent); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return "", nil
+		}
+		dir = parent
+	}
+}
+
+// readPolicy reads and validates the app's policy (FindPolicy), if any: a
+// broken policy fails generation, as it fails `aegis verify`.
+func readPolicy(root, dir string) (Policy, error) {
+	p, err := FindPolicy(root, dir)
+	if err != nil || p == "" {
+		return Policy{}, err
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return Policy{}, err
+	}
+	display, _ := filepath.Rel(root, p)
+	display = filepath.ToSlash(display)
+	if !fi.Mode().IsRegular() {
+		return Policy{}, &config.Error{Path: display, Msg: "the policy must be a regular file (not a symlink)"}
+	}
+	if fi.Size() > config.MaxBytes {
+		return Policy{}, &config.Error{Path: display, Msg: fmt.Sprintf("config is larger than %d bytes", config.MaxBytes)}
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return Policy{}, err
+	}
+	if _, err := config.Parse(display, data); err != nil {
+		return Policy{}, err
+	}
+	return Policy{Path: display, Data: data}, nil
+}
+
+// checkGateNamespace refuses a set that writes into the gate's namespace:
+// the set could otherwise bring its own verdicts or its own rendered set.
+func checkGateNamespace(set *manifest.Set, dest, gateNS string) error {
+	if dest == gateNS {
+		return &verify.InputError{Msg: fmt.Sprintf("the Application's destination namespace is the gate's namespace %s: aegis cannot gate an app that may write its verdicts; deploy it elsewhere or set the %s parameter", gateNS, ParamGateNamespace)}
+	}
+	for _, o := range set.Objects {
+		if o.GetNamespace() == gateNS || (o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" && o.GetName() == gateNS) {
+			return &manifest.SourceError{Location: o.Origin.Location, Msg: fmt.Sprintf("%s is in (or is) the gate's namespace %s: a change may not write where aegis keeps its verdicts", o.ID(), gateNS)}
+		}
+	}
+	return nil
+}
+
+// WriteTo writes the rendered set and the gate as one YAML stream: only
+// Kubernetes objects. It encodes everything before writing a byte, so that
+// an error leaves w untouched.
+func (g *Generated) WriteTo(w io.Writer) (int64, error) {
+	var buf bytes.Buffer
+	y, err := g.Set.YAML()
+	if err != nil {
+		return 0, err
+	}
+	buf.Write(y)
+	for _, u := range g.Gate {
+		b, err := manifest.MarshalYAML(u.Object)
+		if err != nil {
+			return 0, fmt.Errorf("%s/%s: %w", u.GetKind(), u.GetName(), err)
+		}
+		if buf.Len() > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(b)
+	}
+	return buf.WriteTo(w)
+}
+
+// Digest is the rendered set's digest, the gate's key.
+func (g *Generated) Digest() string { return g.Set.Digest() }

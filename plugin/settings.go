@@ -1,0 +1,347 @@
+package plugin
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/verify"
+)
+
+// Collection types of a parameter announcement (Argo CD's collectionType;
+// "" means string).
+const (
+	CollectionString = "string"
+	CollectionArray  = "array"
+	CollectionMap    = "map"
+)
+
+// Announcement is one parameter aegis announces in plugin.yaml
+// (spec.parameters.static) and understands in generate.
+type Announcement struct {
+	Name           string
+	Title          string
+	Tooltip        string
+	CollectionType string
+	// Default is the string default shown in the UI ("" for none).
+	Default string
+}
+
+// Parameter names.
+const (
+	ParamValuesFiles   = "values-files"
+	ParamHelmSet       = "helm-set"
+	ParamReleaseName   = "release-name"
+	ParamGate          = "gate"
+	ParamImage         = "image"
+	ParamGateNamespace = "gate-namespace"
+	ParamGateTimeout   = "gate-timeout"
+	ParamShadow        = "shadow"
+	ParamShadowTimeout = "shadow-timeout"
+	ParamVerdictTTL    = "verdict-ttl"
+	ParamFailOn        = "fail-on"
+	ParamAppNamespace  = "app-namespace"
+)
+
+// Defaults of the gate.
+const (
+	DefaultGateNamespace = "aegis-system"
+	DefaultAppNamespace  = "argocd"
+	DefaultGateTimeout   = 15 * time.Minute
+	DefaultShadowTimeout = 5 * time.Minute
+	DefaultVerdictTTL    = 24 * time.Hour
+	DefaultShadow        = verify.ShadowBoth
+	// GateServiceAccount runs the gate Job (plugin/install creates it).
+	GateServiceAccount = "aegis-gate"
+	// VerdictsConfigMap holds the recorded verdicts in the gate namespace.
+	VerdictsConfigMap = "aegis-verdicts"
+	// ImageRepository is the aegis image the gate runs by default.
+	ImageRepository = "ghcr.io/kube-sentient/aegis"
+	maxGateTimeout  = 6 * time.Hour
+	minGateTimeout  = 2 * time.Minute
+)
+
+// Parameters are the parameters aegis announces, in plugin.yaml's order. A
+// parameter NAME can also be set through the Application's plugin env as
+// ARGOCD_ENV_<NAME> (upper case, '-' as '_'; arrays comma-separated, helm-set
+// in Helm's --set syntax); a parameter wins over the env entry, except that
+// helm-set applies both, the parameter's values last (--set's last word wins).
+var Parameters = []Announcement{
+	{Name: ParamValuesFiles, Title: "Helm values files", CollectionType: CollectionArray,
+		Tooltip: "Values files of the chart, relative to the chart directory, applied in order after values.yaml."},
+	{Name: ParamHelmSet, Title: "Helm values (--set)", CollectionType: CollectionMap,
+		Tooltip: "Helm values as key: value, applied after the values files like --set (keys use Helm's dotted paths; values are literal, commas included)."},
+	{Name: ParamReleaseName, Title: "Helm release name", CollectionType: CollectionString,
+		Tooltip: "Helm release name (default: the Application's name, as Argo CD's own Helm source uses)."},
+	{Name: ParamGate, Title: "PreSync gate", CollectionType: CollectionString, Default: "true",
+		Tooltip: "true appends the aegis PreSync gate (a ConfigMap with the rendered set and a Job that verifies it); false renders only."},
+	{Name: ParamImage, Title: "Gate image", CollectionType: CollectionString,
+		Tooltip: "Image of the gate Job (default " + ImageRepository + ":<aegis version>)."},
+	{Name: ParamGateNamespace, Title: "Gate namespace", CollectionType: CollectionString, Default: DefaultGateNamespace,
+		Tooltip: "Namespace of the gate Job, the rendered-set ConfigMaps and the verdicts (holds the aegis-gate ServiceAccount; the AppProject must allow it as a destination)."},
+	{Name: ParamGateTimeout, Title: "Gate timeout", CollectionType: CollectionString, Default: DefaultGateTimeout.String(),
+		Tooltip: "activeDeadlineSeconds of the gate Job, as a duration (2m to 6h): a gate that does not finish fails the sync."},
+	{Name: ParamShadow, Title: "Shadow deployments", CollectionType: CollectionString, Default: DefaultShadow,
+		Tooltip: "both deploys the live baseline and the new set into shadow namespaces; head deploys only the new set."},
+	{Name: ParamShadowTimeout, Title: "Shadow health timeout", CollectionType: CollectionString, Default: DefaultShadowTimeout.String(),
+		Tooltip: "How long the gate waits for the shadow deployments to become healthy."},
+	{Name: ParamVerdictTTL, Title: "Verdict lifetime", CollectionType: CollectionString, Default: DefaultVerdictTTL.String(),
+		Tooltip: "How long a recorded passing verdict for the same rendered set and policy lets a later sync pass at once."},
+	{Name: ParamFailOn, Title: "Fail on severity", CollectionType: CollectionString,
+		Tooltip: "New findings at or above this severity fail the gate (critical, high, medium, low, info; default: the policy's failOn.severity)."},
+	{Name: ParamAppNamespace, Title: "Application namespace", CollectionType: CollectionString, Default: DefaultAppNamespace,
+		Tooltip: "Namespace the Application lives in, for the gate's Event (default: from the app's instance name, else argocd)."},
+}
+
+func announcement(name string) (Announcement, bool) {
+	for _, a := range Parameters {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Announcement{}, false
+}
+
+// Settings are what an Application tunes through its parameters and plugin
+// env, validated.
+type Settings struct {
+	// Helm.
+	ValuesFiles []string
+	HelmSet     []string // each one --set argument
+	ReleaseName string
+	// Gate.
+	Gate          bool
+	Image         string
+	GateNamespace string
+	GateTimeout   time.Duration
+	Shadow        string
+	ShadowTimeout time.Duration
+	VerdictTTL    time.Duration
+	FailOn        string
+	// App is the Application's instance name (ARGOCD_APP_NAME); AppName and
+	// AppNamespace are its name and the namespace it lives in.
+	App, AppName, AppNamespace string
+}
+
+// DefaultImage is the gate image of an aegis version: a release's own tag,
+// "latest" for a development build.
+func DefaultImage(toolVersion string) string {
+	tag := "latest"
+	if len(toolVersion) > 1 && toolVersion[0] == 'v' && toolVersion[1] >= '0' && toolVersion[1] <= '9' && !strings.ContainsAny(toolVersion, "+/ ") {
+		tag = toolVersion
+	}
+	return ImageRepository + ":" + tag
+}
+
+// Settings validates the parameters and plugin env entries against what
+// aegis announces. An unknown name, a value of the wrong collection type or
+// an invalid value is bad input: generate fails rather than render something
+// the Application's author did not ask for.
+func (e *Env) Settings(toolVersion string) (Settings, error) {
+	s := Settings{
+		Gate:          true,
+		Image:         DefaultImage(toolVersion),
+		GateNamespace: DefaultGateNamespace,
+		GateTimeout:   DefaultGateTimeout,
+		Shadow:        DefaultShadow,
+		ShadowTimeout: DefaultShadowTimeout,
+		VerdictTTL:    DefaultVerdictTTL,
+		App:           e.AppName,
+	}
+	if e.AppName == "" {
+		return s, &verify.InputError{Msg: EnvAppName + " is not set: `aegis argocd generate` runs as Argo CD's config management plugin (see plugin/plugin.yaml)"}
+	}
+	ns, name := AppInstance(e.AppName)
+	s.AppName, s.AppNamespace = name, ns
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return s, &verify.InputError{Msg: fmt.Sprintf("%s %q: the Application name is not a valid name: %s", EnvAppName, e.AppName, strings.Join(errs, "; "))}
+	}
+
+	// Values by parameter name: env entries first, parameters over them.
+	strs := map[string]string{}
+	arrays := map[string][]string{}
+	maps := map[string]map[string]string{}
+	setStrs := []string{} // helm-set from env: already --set syntax
+	envNames := make([]string, 0, len(e.PluginEnv))
+	for k := range e.PluginEnv {
+		envNames = append(envNames, k)
+	}
+	sort.Strings(envNames)
+	for _, k := range envNames {
+		v := e.PluginEnv[k]
+		a, ok := announcement(strings.ReplaceAll(strings.ToLower(k), "_", "-"))
+		if !ok {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin env %s%s: aegis has no setting %q (it knows %s)", EnvPluginPrefix, k, k, envNamesList())}
+		}
+		switch a.CollectionType {
+		case CollectionArray:
+			arrays[a.Name] = splitList(v)
+		case CollectionMap:
+			if v != "" {
+				setStrs = append(setStrs, v)
+			}
+		default:
+			strs[a.Name] = v
+		}
+	}
+	for _, p := range e.Parameters {
+		a, ok := announcement(p.Name)
+		if !ok {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q is not one aegis announces (it knows %s)", p.Name, paramNamesList())}
+		}
+		switch a.CollectionType {
+		case CollectionArray:
+			if p.Array == nil {
+				return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q is an array: set it with array: [...]", p.Name)}
+			}
+			arrays[a.Name] = p.Array
+		case CollectionMap:
+			if p.Map == nil {
+				return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q is a map: set it with map: {...}", p.Name)}
+			}
+			maps[a.Name] = p.Map // after the env entry's values: --set's last word wins
+		default:
+			if p.String == nil {
+				return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q is a string: set it with string: ...", p.Name)}
+			}
+			strs[a.Name] = *p.String
+		}
+	}
+
+	s.ValuesFiles = arrays[ParamValuesFiles]
+	for _, f := range s.ValuesFiles {
+		if f == "" {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q holds an empty file name", ParamValuesFiles)}
+		}
+	}
+	s.HelmSet = append(s.HelmSet, setStrs...)
+	if m := maps[ParamHelmSet]; m != nil {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == "" {
+				return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q has an empty key", ParamHelmSet)}
+			}
+			s.HelmSet = append(s.HelmSet, k+"="+escapeSetValue(m[k]))
+		}
+	}
+	s.ReleaseName = name
+	if v, ok := strs[ParamReleaseName]; ok && v != "" {
+		s.ReleaseName = v
+	}
+	if v, ok := strs[ParamGate]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q must be true or false, got %q", ParamGate, v)}
+		}
+		s.Gate = b
+	}
+	if v := strs[ParamImage]; v != "" {
+		if strings.ContainsAny(v, " \t\n") {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q: %q is not an image reference", ParamImage, v)}
+		}
+		s.Image = v
+	}
+	if v := strs[ParamGateNamespace]; v != "" {
+		if errs := validation.IsDNS1123Label(v); len(errs) > 0 {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q: %q is not a namespace name: %s", ParamGateNamespace, v, strings.Join(errs, "; "))}
+		}
+		s.GateNamespace = v
+	}
+	var err error
+	if s.GateTimeout, err = durationParam(strs, ParamGateTimeout, DefaultGateTimeout); err != nil {
+		return s, err
+	}
+	if s.GateTimeout < minGateTimeout || s.GateTimeout > maxGateTimeout {
+		return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q must be between %s and %s, got %s", ParamGateTimeout, minGateTimeout, maxGateTimeout, s.GateTimeout)}
+	}
+	if s.ShadowTimeout, err = durationParam(strs, ParamShadowTimeout, DefaultShadowTimeout); err != nil {
+		return s, err
+	}
+	if s.ShadowTimeout+gateMargin > s.GateTimeout {
+		return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q (%s) leaves no time for the scanners and teardown within %q (%s): keep it at least %s below", ParamShadowTimeout, s.ShadowTimeout, ParamGateTimeout, s.GateTimeout, gateMargin)}
+	}
+	if s.VerdictTTL, err = durationParam(strs, ParamVerdictTTL, DefaultVerdictTTL); err != nil {
+		return s, err
+	}
+	if v := strs[ParamShadow]; v != "" {
+		if v != verify.ShadowHead && v != verify.ShadowBoth {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q must be head or both, got %q", ParamShadow, v)}
+		}
+		s.Shadow = v
+	}
+	if v := strs[ParamFailOn]; v != "" {
+		sev, err := report.ParseSeverity(v)
+		if err != nil {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q: %v", ParamFailOn, err)}
+		}
+		s.FailOn = string(sev)
+	}
+	if s.AppNamespace == "" {
+		s.AppNamespace = DefaultAppNamespace
+		if v := strs[ParamAppNamespace]; v != "" {
+			s.AppNamespace = v
+		}
+	}
+	if errs := validation.IsDNS1123Label(s.AppNamespace); len(errs) > 0 {
+		return s, &verify.InputError{Msg: fmt.Sprintf("Application namespace %q is not a namespace name: %s", s.AppNamespace, strings.Join(errs, "; "))}
+	}
+	return s, nil
+}
+
+// gateMargin is the time the gate keeps, beyond the shadow health wait, for
+// the live read, the scanners, the verdict and the teardown.
+const gateMargin = 2 * time.Minute
+
+func durationParam(strs map[string]string, name string, def time.Duration) (time.Duration, error) {
+	v, ok := strs[name]
+	if !ok || v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q must be a positive duration such as 10m, got %q", name, v)}
+	}
+	return d, nil
+}
+
+// escapeSetValue makes a map parameter's value literal for Helm's --set
+// parser, where ',' separates assignments and '\' escapes.
+func escapeSetValue(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `,`, `\,`)
+	return r.Replace(v)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func paramNamesList() string {
+	names := make([]string, len(Parameters))
+	for i, a := range Parameters {
+		names[i] = a.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func envNamesList() string {
+	names := make([]string, len(Parameters))
+	for i, a := range Parameters {
+		names[i] = EnvPluginPrefix + strings.ToUpper(strings.ReplaceAll(a.Name, "-", "_"))
+	}
+	return strings.Join(names, ", ")
+}
