@@ -130,6 +130,9 @@ func resolveTarget(event string, p *payload, in Inputs, githubRef, githubSHA str
 		if t.PR == 0 {
 			t.PR = p.Number
 		}
+		if t.PR < 0 {
+			return nil, &verify.InputError{Msg: fmt.Sprintf("the %s event payload has pull request number %d: not a pull request", event, t.PR)}
+		}
 		t.Base, t.Head = pr.Base.SHA, pr.Head.SHA
 		t.CommitSHA = pr.Head.SHA
 		if t.PR > 0 {

@@ -232,7 +232,10 @@ func (c *Config) validate(root *yaml.Node) error {
 	if c.FailOn.Severity != "" && !validSeverity(c.FailOn.Severity) {
 		return &Error{Path: c.Path, Line: at("failOn", "severity"), Msg: fmt.Sprintf("unknown severity %q (want critical, high, medium, low or info)", c.FailOn.Severity)}
 	}
-	for name, s := range c.Scanners {
+	// In the file's order, so that the first problem reported is always
+	// the first in the file.
+	for _, name := range scannerNames(root) {
+		s := c.Scanners[name]
 		if !KnownScanner(name) {
 			return &Error{Path: c.Path, Line: keyLine(root, "scanners", name), Msg: fmt.Sprintf("unknown scanner %q (known: %s)", name, strings.Join(knownScanners, ", "))}
 		}
@@ -396,6 +399,19 @@ func (c *Config) checkKeys(root *yaml.Node, name string) error {
 		return &Error{Path: c.Path, Line: lineOf(node, "apiKeyEnv"), Msg: fmt.Sprintf("apiKeyEnv names an environment variable (such as ZAP_API_KEY), got %q: never put the key itself here", s.APIKeyEnv)}
 	}
 	return nil
+}
+
+// scannerNames lists the keys of the scanners mapping in file order.
+func scannerNames(root *yaml.Node) []string {
+	n := childNode(root, "scanners")
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var names []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		names = append(names, n.Content[i].Value)
+	}
+	return names
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

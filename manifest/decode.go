@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -147,13 +148,24 @@ func (d *Decoder) flattenList(path string, root *yaml.Node, m map[string]any) ([
 		return nil, Errorf(path, root.Line, "%s items is not a list", m["kind"])
 	}
 	itemsNode := MapValue(root, "items")
+	for itemsNode != nil && itemsNode.Kind == yaml.AliasNode {
+		itemsNode = itemsNode.Alias
+	}
+	// itemNode is the i-th item's node, or the list's own when the decoded
+	// items do not line up with the nodes (an alias or merge made them).
+	itemNode := func(i int) *yaml.Node {
+		if itemsNode != nil && itemsNode.Kind == yaml.SequenceNode && i < len(itemsNode.Content) {
+			return itemsNode.Content[i]
+		}
+		return root
+	}
 	var out []Object
 	for i, it := range items {
 		im, ok := it.(map[string]any)
 		if !ok {
-			return nil, Errorf(path, itemsNode.Content[i].Line, "list item is not an object")
+			return nil, Errorf(path, itemNode(i).Line, "list item is not an object")
 		}
-		obj, err := newObject(path, itemsNode.Content[i], im)
+		obj, err := newObject(path, itemNode(i), im)
 		if err != nil {
 			return nil, err
 		}
@@ -182,36 +194,44 @@ func newObject(path string, node *yaml.Node, m map[string]any) (Object, error) {
 // anchor so the count itself stays cheap. Every reader of untrusted YAML
 // (manifests, kustomizations, patches, values) runs it before decoding.
 func CheckExpansion(path string, root *yaml.Node, l Limits) error {
-	memo := map[*yaml.Node]int{}
-	var size func(n *yaml.Node, depth int) (int, error)
-	size = func(n *yaml.Node, depth int) (int, error) {
+	// memo holds each node's expanded size and height: an anchor reached
+	// again through an alias costs its size once more and must still fit
+	// in the depth left at the alias.
+	type extent struct{ size, height int }
+	memo := map[*yaml.Node]extent{}
+	var measure func(n *yaml.Node, depth int) (extent, error)
+	measure = func(n *yaml.Node, depth int) (extent, error) {
 		if depth > l.MaxDepth {
-			return 0, Errorf(path, n.Line, "document nests deeper than %d levels", l.MaxDepth)
+			return extent{}, Errorf(path, n.Line, "document nests deeper than %d levels", l.MaxDepth)
 		}
 		if n.Kind == yaml.AliasNode {
 			n = n.Alias
 			if n == nil {
-				return 1, nil
+				return extent{size: 1}, nil
 			}
 		}
-		if s, ok := memo[n]; ok {
-			return s, nil
+		if e, ok := memo[n]; ok {
+			if depth+e.height > l.MaxDepth {
+				return extent{}, Errorf(path, n.Line, "document nests deeper than %d levels", l.MaxDepth)
+			}
+			return e, nil
 		}
-		total := 1
+		e := extent{size: 1}
 		for _, c := range n.Content {
-			s, err := size(c, depth+1)
+			ce, err := measure(c, depth+1)
 			if err != nil {
-				return 0, err
+				return extent{}, err
 			}
-			total += s
-			if total > l.MaxNodes {
-				return 0, Errorf(path, n.Line, "document expands to more than %d YAML nodes (alias bomb?)", l.MaxNodes)
+			e.size += ce.size
+			e.height = max(e.height, ce.height+1)
+			if e.size > l.MaxNodes {
+				return extent{}, Errorf(path, n.Line, "document expands to more than %d YAML nodes (alias bomb?)", l.MaxNodes)
 			}
 		}
-		memo[n] = total
-		return total, nil
+		memo[n] = e
+		return e, nil
 	}
-	_, err := size(root, 0)
+	_, err := measure(root, 0)
 	return err
 }
 
@@ -316,6 +336,10 @@ func scalarValue(path string, n *yaml.Node) (any, error) {
 		var f float64
 		if err := n.Decode(&f); err != nil {
 			return nil, Errorf(path, n.Line, "invalid number %q", n.Value)
+		}
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			// Kubernetes objects are JSON, which has no infinity or NaN.
+			return nil, Errorf(path, n.Line, "%s is not a number a Kubernetes object can hold (JSON has no infinity or NaN); quote it if it is a string", n.Value)
 		}
 		return f, nil
 	}

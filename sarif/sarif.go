@@ -358,10 +358,11 @@ func buildRun(si *scannerInfo, rules map[ruleKey]report.Rule, opts Options, maxR
 	bySev := map[string]report.Severity{}
 	for i := range findings {
 		f := &findings[i]
-		if _, ok := bySev[f.RuleID]; !ok {
+		sev, seen := bySev[f.RuleID]
+		if !seen {
 			ids = append(ids, f.RuleID)
 		}
-		if f.Severity.Rank() > bySev[f.RuleID].Rank() {
+		if !seen || f.Severity.Rank() > sev.Rank() {
 			bySev[f.RuleID] = f.Severity
 		}
 	}
@@ -443,6 +444,7 @@ func semanticVersion(v string) (string, bool) {
 }
 
 func buildRule(scanner string, rl report.Rule) *gosarif.ReportingDescriptor {
+	rl.ID = ruleID(rl.ID)
 	title := firstNonEmpty(rl.Title, rl.ID)
 	full := firstNonEmpty(rl.Description, title)
 	help := firstNonEmpty(rl.Help, rl.Description, title)
@@ -455,6 +457,9 @@ func buildRule(scanner string, rl report.Rule) *gosarif.ReportingDescriptor {
 	}
 	md.WriteString(help)
 	fmt.Fprintf(&md, "\n\nSeverity: %s. Scanner: %s. Rule: `%s`.", rl.Severity, scanner, rl.ID)
+	if !absoluteURI(rl.HelpURI) {
+		rl.HelpURI = "" // SARIF wants an absolute URI; a bad one would void the file
+	}
 	if rl.HelpURI != "" {
 		fmt.Fprintf(&md, "\n\n[Documentation](%s)", rl.HelpURI)
 	}
@@ -518,7 +523,7 @@ func buildResult(f *report.Finding, fp string, occurrence, ruleIndex int) (*gosa
 	if line < 1 {
 		line = 1
 	}
-	msg := firstNonEmpty(strings.TrimSpace(f.Message), strings.TrimSpace(f.Title), f.RuleID)
+	msg := firstNonEmpty(strings.TrimSpace(f.Message), strings.TrimSpace(f.Title), "Finding of rule "+ruleID(f.RuleID))
 
 	loc := gosarif.NewLocationWithPhysicalLocation(
 		gosarif.NewPhysicalLocation().
@@ -546,7 +551,7 @@ func buildResult(f *report.Finding, fp string, occurrence, ruleIndex int) (*gosa
 		props.Add("cve", f.CVE)
 	}
 
-	res := gosarif.NewRuleResult(f.RuleID).
+	res := gosarif.NewRuleResult(ruleID(f.RuleID)).
 		WithRuleIndex(ruleIndex).
 		WithLevel(Level(f.Severity)).
 		WithMessage(gosarif.NewTextMessage(msg)).
@@ -590,6 +595,22 @@ func artifactURI(f *report.Finding) (string, bool) {
 	p = path.Clean(p)
 	p = strings.TrimPrefix(p, "./")
 	return (&url.URL{Path: p}).String(), madeUp
+}
+
+// ruleID is id, or a stand-in for a finding that has none: GitHub refuses
+// a whole file over one empty rule id.
+func ruleID(id string) string {
+	if strings.TrimSpace(id) == "" {
+		return "unknown-rule"
+	}
+	return id
+}
+
+// absoluteURI reports whether s is an absolute URI (scheme and host), as
+// SARIF's helpUri must be.
+func absoluteURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && u.Host != ""
 }
 
 func firstNonEmpty(ss ...string) string {
