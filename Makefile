@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 BIN     := bin/aegis
 
-.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd
+.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck
 
 # NODE=real starts a real node (kubelet + containerd) instead of kwok's fake one.
 export NODE
@@ -54,3 +54,9 @@ clean: ## remove build output
 
 e2e-argocd: ## aegis's plugin under the real Argo CD v3.6.1 (argocd-cmp-server + repo-server code; Go 1.27.3, first build ~12 min)
 	hack/tools/argocde2e/run.sh
+
+fuzz: ## every Go fuzz target for FUZZTIME each (default 30s); fails on a crasher
+	hack/fuzz.sh
+
+vulncheck: ## govulncheck offline (database built from golang.org/x/vulndb); fails on a reachable vulnerability
+	hack/tools/govulncheck.sh
