@@ -127,7 +127,7 @@ done
 rm -rf "$work"/tree-*
 mkdir -p "$(dirname "$svg")"
 go run ./hack/benchplot -in "$results/sweep.csv" -out "$svg" \
-  -title "aegis verify --shadow=off and kustomize build, both sides ($(nproc) cores, median of $sweep_runs)"
+  -title "aegis verify --shadow=off and kustomize build, both sides ($(nproc) cores, median of up to $sweep_runs)"
 echo "plot: $svg"
 
 # 3. trivy-image, cold and warm result cache. The same lookup as the
