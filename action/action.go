@@ -135,13 +135,15 @@ func (r *run) main(ctx context.Context) int {
 	if r.in, err = readInputs(r.gha); err != nil {
 		return r.abort(ExitBadInput, err)
 	}
+	// The payload first, with aegis's bounds (size, UTF-8, JSON): the
+	// GitHub context below reads the same file without any.
+	p, err := readPayload(d.Getenv("GITHUB_EVENT_PATH"))
+	if err != nil {
+		return r.abort(ExitBadInput, err)
+	}
 	r.ghc, err = r.gha.Context()
 	if r.ghc == nil {
 		return r.abort(ExitBadInput, &verify.InputError{Msg: fmt.Sprintf("reading the GitHub context: %v", err)})
-	}
-	p, err := readPayload(r.ghc.EventPath)
-	if err != nil {
-		return r.abort(ExitBadInput, err)
 	}
 	if r.t, err = resolveTarget(r.ghc.EventName, p, r.in, r.ghc.Ref, r.ghc.SHA); err != nil {
 		return r.abort(ExitBadInput, err)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kube-sentient/aegis/verify"
 )
@@ -109,6 +111,9 @@ func readPayload(path string) (*payload, error) {
 	if len(data) > maxEventBytes {
 		return nil, &verify.InputError{Msg: fmt.Sprintf("the event payload %s is larger than %d bytes", path, maxEventBytes)}
 	}
+	if !utf8.Valid(data) {
+		return nil, &verify.InputError{Msg: fmt.Sprintf("the event payload %s is not valid UTF-8: it is not the JSON of a GitHub event", path)}
+	}
 	if err := json.Unmarshal(data, p); err != nil {
 		return nil, &verify.InputError{Msg: fmt.Sprintf("the event payload %s is not the JSON of a GitHub event: %v", path, err)}
 	}
@@ -184,7 +189,36 @@ func resolveTarget(event string, p *payload, in Inputs, githubRef, githubSHA str
 		}
 		return nil, &verify.InputError{Msg: fmt.Sprintf("inputs base and head are required with %s (each a git revision or a directory); only pull_request, pull_request_target, push and merge_group events supply them", what)}
 	}
+	for _, side := range []struct{ name, v, explicit string }{{"base", t.Base, in.Base}, {"head", t.Head, in.Head}} {
+		from := "input " + side.name
+		if side.explicit == "" {
+			from = fmt.Sprintf("the %s event's %s revision", orDash(event), side.name)
+		}
+		if err := CheckRevision(from, side.v); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
+}
+
+// CheckRevision refuses a base or head that cannot be a directory or a git
+// revision and would reach git as something else: blank, starting with '-'
+// (git would read an option: --output=FILE, --upload-pack=CMD), or holding
+// control characters. A directory of that name is accepted as it is.
+// from names where the value came from, for the message.
+func CheckRevision(from, v string) error {
+	if isDir(v) {
+		return nil
+	}
+	switch {
+	case strings.TrimSpace(v) == "":
+		return &verify.InputError{Msg: fmt.Sprintf("%s is blank: give a git revision (a sha, branch or tag) or a directory", from)}
+	case strings.HasPrefix(strings.TrimSpace(v), "-"):
+		return &verify.InputError{Msg: fmt.Sprintf("%s %q starts with '-': it is not a directory, and aegis never passes git a revision that it could read as an option; give a sha, branch or tag", from, v)}
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return &verify.InputError{Msg: fmt.Sprintf("%s %q holds control characters or invalid UTF-8: not a git revision nor a directory", from, v)}
+	}
+	return nil
 }
 
 // dispatchInput reads a workflow_dispatch input of the payload.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"regexp"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kube-sentient/aegis/manifest"
 )
 
 // APIVersion and Kind identify the file.
@@ -183,9 +186,28 @@ func Parse(path string, data []byte) (*Config, error) {
 	if len(data) > MaxBytes {
 		return nil, &Error{Path: path, Msg: fmt.Sprintf("config is larger than %d bytes", MaxBytes)}
 	}
+	if line := manifest.FirstInvalidUTF8Line(data); line > 0 {
+		return nil, &Error{Path: path, Line: line, Msg: "the config is not valid UTF-8; save it as UTF-8"}
+	}
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlErr(path, err)
+	docs := yaml.NewDecoder(bytes.NewReader(data))
+	if err := docs.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, configYAMLErr(path, data, err)
+	}
+	// One policy per file: a second document would be silently ignored
+	// (and could be mistaken for the policy in force).
+	for {
+		var next yaml.Node
+		err := docs.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, configYAMLErr(path, data, err)
+		}
+		if len(next.Content) > 0 && !isNull(next.Content[0]) {
+			return nil, &Error{Path: path, Line: documentLine(data, next.Content[0].Line), Msg: "a second YAML document: the config is one document; remove the '---' and what follows, or merge it into the first"}
+		}
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{Path: path, Line: 1, Msg: "config is empty; it needs at least apiVersion: " + APIVersion + " and kind: " + Kind}
@@ -205,6 +227,35 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	c.applyDefaults()
 	return c, nil
+}
+
+// configYAMLErr is yamlErr, with the line of a nesting beyond yaml.v3's
+// own limit (which it reports without one).
+func configYAMLErr(path string, data []byte, err error) error {
+	if strings.Contains(err.Error(), "exceeded max depth") {
+		return &Error{Path: path, Line: manifest.NestingLine(data, maxDepth), Msg: fmt.Sprintf("the config nests deeper than %d levels", maxDepth)}
+	}
+	return yamlErr(path, err)
+}
+
+// maxDepth is the nesting reported for a config yaml.v3 refuses as too
+// deep; no valid config nests more than a few levels.
+const maxDepth = 100
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null"
+}
+
+// documentLine is the line of the '---' that opens the document whose
+// content starts at line, else line itself.
+func documentLine(data []byte, line int) int {
+	lines := strings.Split(string(data), "\n")
+	for l := min(line, len(lines)); l >= 1; l-- {
+		if strings.HasPrefix(lines[l-1], "---") {
+			return l
+		}
+	}
+	return line
 }
 
 // rejectAliases refuses anchors and aliases: a config file has no use for

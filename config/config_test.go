@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,11 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", "c.yaml:1: config is empty"},
 		{"aliases", head + "failOn: &x\n  severity: high\nother: *x\n", "c.yaml:3: YAML anchors and aliases are not allowed"},
 		{"syntax", head + "failOn: [\n", "c.yaml:3: invalid YAML: did not find expected node content"},
+		{"second document", head + "---\napiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: critical\n", "c.yaml:3: a second YAML document"},
+		{"second document after an empty one", head + "---\n---\nfailOn: {}\n", "c.yaml:4: a second YAML document"},
+		{"invalid UTF-8", head + "waivers:\n  - ruleId: \"\xff\"\n", "c.yaml:4: the config is not valid UTF-8"},
+		{"nesting beyond yaml.v3's limit", head + "failOn: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "\n", "c.yaml:3: the config nests deeper than 100 levels"},
+		{"duplicate key", head + "failOn:\n  severity: high\n  severity: low\n", `c.yaml:5: mapping key "severity" already defined at line 4`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +90,15 @@ func TestParseErrors(t *testing.T) {
 			var ce *Error
 			assert.ErrorAs(t, err, &ce)
 		})
+	}
+}
+
+// A trailing '---' with nothing after it is not a second policy.
+func TestParseTrailingEmptyDocument(t *testing.T) {
+	for _, tail := range []string{"---\n", "---\n# nothing more\n", "...\n"} {
+		c, err := Parse("c.yaml", []byte("apiVersion: aegis.dev/v1alpha1\nkind: Config\n"+tail))
+		require.NoError(t, err, tail)
+		assert.Equal(t, Kind, c.Kind)
 	}
 }
 

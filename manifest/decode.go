@@ -82,7 +82,7 @@ func (d *Decoder) Decode(path string, data []byte) ([]Object, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, YAMLError(path, err)
+			return nil, YAMLErrorIn(path, data, d.Limits.MaxDepth, err)
 		}
 		d.documents++
 		if d.documents > d.Limits.MaxDocuments {
@@ -359,6 +359,68 @@ func YAMLError(path string, err error) error {
 		}
 	}
 	return Errorf(path, 0, "invalid YAML: %s", msg)
+}
+
+// YAMLErrorIn is YAMLError for an error parsing data: yaml.v3 gives no
+// line when a document nests past its own limit (10,000 levels, a JSON or
+// flow-style bomb), so the line where the nesting passes maxDepth is found
+// here, and the message says what the limit is.
+func YAMLErrorIn(path string, data []byte, maxDepth int, err error) error {
+	if strings.Contains(err.Error(), "exceeded max depth") {
+		return Errorf(path, NestingLine(data, maxDepth), "document nests deeper than %d levels", maxDepth)
+	}
+	return YAMLError(path, err)
+}
+
+// NestingLine is the line where the flow-style nesting ('[' and '{'
+// outside quoted strings and comments) of data first passes limit, or 0
+// when it never does (block-style nesting is not counted).
+func NestingLine(data []byte, limit int) int {
+	line, depth := 1, 0
+	var quote byte // the open quote, 0 outside a quoted string
+	comment := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if c == '\n' {
+			line++
+			comment = false
+			continue
+		}
+		switch {
+		case comment:
+		case quote == '"':
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				quote = 0
+			}
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
+			comment = true
+		case c == '[' || c == '{':
+			depth++
+			if depth > limit {
+				return line
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return 0
+}
+
+// FirstInvalidUTF8Line is the line of the first byte of data that is not
+// valid UTF-8, or 0 when data is valid.
+func FirstInvalidUTF8Line(data []byte) int {
+	if utf8.Valid(data) {
+		return 0
+	}
+	return firstInvalidUTF8Line(data)
 }
 
 func firstInvalidUTF8Line(data []byte) int {

@@ -2,11 +2,13 @@ package plugin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kube-sentient/aegis/verify"
 )
@@ -125,10 +127,27 @@ func ParseEnv(environ []string) (*Env, error) {
 	return e, nil
 }
 
+// maxParametersBytes bounds ARGOCD_APP_PARAMETERS (Linux already caps one
+// environment string at 128 KiB; the bound holds wherever aegis runs).
+const maxParametersBytes = 1 << 20
+
 func parseParametersJSON(raw string) ([]Parameter, error) {
+	if len(raw) > maxParametersBytes {
+		return nil, &verify.InputError{Msg: fmt.Sprintf("%s is %d bytes, above the limit of %d: set fewer or smaller parameters", EnvParameters, len(raw), maxParametersBytes)}
+	}
+	if !utf8.ValidString(raw) {
+		// encoding/json would quietly turn the bad bytes into U+FFFD: a
+		// values file or release name other than the one written.
+		return nil, &verify.InputError{Msg: fmt.Sprintf("%s is not valid UTF-8 (at byte %d): fix the Application's plugin parameters", EnvParameters, invalidUTF8Offset(raw))}
+	}
 	var params []Parameter
 	if err := json.Unmarshal([]byte(raw), &params); err != nil {
-		return nil, &verify.InputError{Msg: fmt.Sprintf("%s is not the JSON array of parameters Argo CD writes: %v", EnvParameters, err)}
+		where := ""
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			where = fmt.Sprintf(" (at byte %d)", se.Offset)
+		}
+		return nil, &verify.InputError{Msg: fmt.Sprintf("%s is not the JSON array of parameters Argo CD writes: %v%s", EnvParameters, err, where)}
 	}
 	seen := map[string]bool{}
 	for i, p := range params {
@@ -141,6 +160,17 @@ func parseParametersJSON(raw string) ([]Parameter, error) {
 		seen[p.Name] = true
 	}
 	return params, nil
+}
+
+func invalidUTF8Offset(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // ParamEnvName is the PARAM_ variable of a parameter name as Argo CD

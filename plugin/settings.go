@@ -2,10 +2,12 @@ package plugin
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -178,6 +180,9 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 		if !ok {
 			return s, &verify.InputError{Msg: fmt.Sprintf("plugin env %s%s: aegis has no setting %q (it knows %s)", EnvPluginPrefix, k, k, envNamesList())}
 		}
+		if !utf8.ValidString(v) {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin env %s%s is not valid UTF-8: fix the Application's plugin env", EnvPluginPrefix, k)}
+		}
 		switch a.CollectionType {
 		case CollectionArray:
 			arrays[a.Name] = splitList(v)
@@ -217,6 +222,14 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 	for _, f := range s.ValuesFiles {
 		if f == "" {
 			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q holds an empty file name", ParamValuesFiles)}
+		}
+		// As Argo CD's own Helm source: values files come from the
+		// repository, never from the repo-server's disk.
+		if filepath.IsAbs(f) || strings.HasPrefix(f, "/") {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q: %q is an absolute path; values files are relative to the chart and inside the repository", ParamValuesFiles, f)}
+		}
+		if strings.Contains(f, "://") {
+			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q: %q is a URL; aegis reads values files from the repository only", ParamValuesFiles, f)}
 		}
 	}
 	s.HelmSet = append(s.HelmSet, setStrs...)

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -291,9 +292,55 @@ func (h *helmRun) collect() ([]chartFile, error) {
 		if err != nil {
 			return nil, manifest.Errorf(path.Join(h.relDir, e.name), 0, "%v", err)
 		}
-		files = append(files, chartFile{name: e.name, src: path.Join(h.relDir, e.name), data: bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))})
+		data = bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))
+		if isChartYAML(e.name) {
+			// Helm's YAML library would refuse a bomb too, but without
+			// the line: check values and Chart.yaml as manifests are.
+			if err := checkValuesLimits(path.Join(h.relDir, e.name), data, h.lim); err != nil {
+				return nil, err
+			}
+		}
+		files = append(files, chartFile{name: e.name, src: path.Join(h.relDir, e.name), data: data})
 	}
 	return files, nil
+}
+
+// checkValuesLimits holds a values file (or Chart.yaml) to the limits of
+// manifests before Helm reads it: invalid UTF-8, alias bombs and deep
+// nesting are refused at their line. A syntax error is left to Helm's
+// loader, whose message users know.
+func checkValuesLimits(display string, data []byte, lim manifest.Limits) error {
+	if line := manifest.FirstInvalidUTF8Line(data); line > 0 {
+		return manifest.Errorf(display, line, "file is not valid UTF-8")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if strings.Contains(err.Error(), "exceeded max depth") {
+				return manifest.YAMLErrorIn(display, data, lim.MaxDepth, err)
+			}
+			return nil
+		}
+		if err := manifest.CheckExpansion(display, &doc, lim); err != nil {
+			return err
+		}
+	}
+}
+
+// isChartYAML reports whether name (relative to the top chart) is the
+// values.yaml or Chart.yaml of the chart or of a subchart in charts/.
+func isChartYAML(name string) bool {
+	base := path.Base(name)
+	if base != "values.yaml" && base != "Chart.yaml" {
+		return false
+	}
+	dir := path.Dir(name)
+	return dir == "." || path.Base(path.Dir(dir)) == "charts"
 }
 
 // load builds the chart of one directory level with Helm's loader and adds
@@ -447,22 +494,29 @@ func (h *helmRun) userValuesMap() (map[string]any, error) {
 	base := map[string]any{}
 	for _, vf := range h.opts.ValuesFiles {
 		p := vf
-		if !filepath.IsAbs(p) {
+		abs := filepath.IsAbs(p)
+		if !abs {
 			p = filepath.Join(h.dir, vf)
 		}
 		inRoot := within(h.root, p)
+		if !abs && !inRoot {
+			// A relative name is part of the change's tree: it may not
+			// climb out of it (an absolute path is the operator's own file).
+			return nil, manifest.Errorf(h.relDir, 0, "values file %q leaves the source root; give a values file inside the source (relative to the chart)", vf)
+		}
 		display := p
 		if inRoot {
 			display = rel(h.root, p)
-			if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-				if err := checkSymlink(h.root, p); err != nil {
-					return nil, err
-				}
+			if err := checkResolvesInside(h.root, p); err != nil {
+				return nil, manifest.Errorf(display, 0, "values file %s", err)
 			}
 		}
 		data, err := readLimited(p, h.lim.MaxFileBytes)
 		if err != nil {
 			return nil, manifest.Errorf(display, 0, "values file: %v", err)
+		}
+		if err := checkValuesLimits(display, data, h.lim); err != nil {
+			return nil, err
 		}
 		m, err := c2load.LoadValues(bytes.NewReader(data))
 		if err != nil {

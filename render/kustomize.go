@@ -367,10 +367,23 @@ func findGenerator(n *kustNode, o *manifest.Object) *generatorEntry {
 	return best
 }
 
+// redactNodeDump drops the YAML that some kustomize errors append ("node
+// contents:\n..."): it is a piece of a resource, possibly a Secret's
+// values, which must not reach a CI log. The error's file and line say
+// where to look.
+func redactNodeDump(msg string) string {
+	const marker = "node contents:"
+	i := strings.Index(msg, marker)
+	if i < 0 {
+		return msg
+	}
+	return strings.TrimRight(msg[:i], " :") + " (the node's contents are not shown: they may hold Secret values)"
+}
+
 // kustomizeError turns a krusty error into a SourceError at the entry of a
 // kustomization it most likely concerns, with paths made relative to root.
 func (t *kustTree) kustomizeError(err error) error {
-	msg := err.Error()
+	msg := redactNodeDump(err.Error())
 	for _, r := range []string{t.realRoot, t.root} {
 		msg = strings.ReplaceAll(msg, r+string(filepath.Separator), "")
 	}

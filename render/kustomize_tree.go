@@ -308,6 +308,9 @@ func (t *kustTree) readYAML(abs, r string) ([]*yaml.Node, error) {
 }
 
 func parseYAMLDocs(r string, data []byte, lim manifest.Limits) ([]*yaml.Node, error) {
+	if line := manifest.FirstInvalidUTF8Line(data); line > 0 {
+		return nil, manifest.Errorf(r, line, "file is not valid UTF-8")
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
 	for {
@@ -317,7 +320,7 @@ func parseYAMLDocs(r string, data []byte, lim manifest.Limits) ([]*yaml.Node, er
 			return docs, nil
 		}
 		if err != nil {
-			return nil, manifest.YAMLError(r, err)
+			return nil, manifest.YAMLErrorIn(r, data, lim.MaxDepth, err)
 		}
 		if err := manifest.CheckExpansion(r, &doc, lim); err != nil {
 			return nil, err

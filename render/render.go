@@ -157,13 +157,29 @@ func renderPlain(root, dir string, opts Options) ([]manifest.Object, error) {
 			}
 			return nil
 		}
-		if !isManifestFile(d.Name()) || isPolicyFile(d.Name()) {
-			return nil
-		}
 		if d.Type()&os.ModeSymlink != 0 {
+			if strings.HasPrefix(d.Name(), ".") {
+				return nil // as dot-directories: not part of the manifests
+			}
+			if _, err := os.Stat(p); err != nil && !isManifestFile(d.Name()) {
+				return nil // a broken link to something else than a manifest
+			}
+			// Any link out of the root is refused (Argo CD refuses a
+			// repository with out-of-bounds symlinks), manifest or not.
 			if err := checkSymlink(root, p); err != nil {
 				return err
 			}
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				// Not followed (nor does Argo CD's directory source): a
+				// loop is refused, as it can only be a trap.
+				if err := checkDirSymlinkLoop(root, p); err != nil {
+					return err
+				}
+				return nil
+			}
+		}
+		if !isManifestFile(d.Name()) || isPolicyFile(d.Name()) {
+			return nil
 		}
 		data, err := readLimited(p, opts.limits().MaxFileBytes)
 		if err != nil {
@@ -212,6 +228,49 @@ func checkSymlink(root, p string) error {
 	}
 	if !within(realRoot, target) {
 		return &manifest.SourceError{Location: manifest.Location{Path: rel(root, p)}, Msg: "symlink points outside the source root"}
+	}
+	return nil
+}
+
+// checkDirSymlinkLoop refuses a directory symlink that points at itself or
+// at a directory above it: a loop for any walker that follows links.
+func checkDirSymlinkLoop(root, p string) error {
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return nil
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return nil
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	if within(target, parent) {
+		name := rel(realRoot, target)
+		if name == "." {
+			name = "the source root"
+		}
+		return &manifest.SourceError{Location: manifest.Location{Path: rel(root, p)}, Msg: "directory symlink loop: it points at " + name + ", a directory that contains it; remove the symlink"}
+	}
+	return nil
+}
+
+// checkResolvesInside refuses p when, its symlinks resolved (the file's
+// own and any directory's on the way), it lies outside root. A path that
+// does not exist passes: reading it reports that.
+func checkResolvesInside(root, p string) error {
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return nil
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	if !within(realRoot, target) {
+		return errors.New("resolves (through a symlink) outside the source root; use files inside the source")
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ spec:
 // plain-YAML directory), optional extra files and flags, and the message
 // the user must see (a regexp naming the file and, where there is one, the line).
 type badCase struct {
+	entry string // the entry point (hostile_test.go)
 	name  string
 	head  map[string]string
 	extra map[string]string // files relative to the test's working dir (e.g. .aegis.yaml)
@@ -54,30 +55,30 @@ func badInputCases() []badCase {
 	deep := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  x: " + strings.Repeat("[", 500) + strings.Repeat("]", 500) + "\n"
 
 	return []badCase{
-		{name: "broken YAML", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: [unclosed\n"}, want: `app\.yaml:\d+: invalid YAML`},
-		{name: "object without kind", head: map[string]string{"app.yaml": "apiVersion: v1\nmetadata:\n  name: a\n"}, want: `app\.yaml:1: object has no apiVersion or kind`},
-		{name: "object without name", head: map[string]string{"app.yaml": "---\napiVersion: v1\nkind: ConfigMap\n"}, want: `app\.yaml:2: ConfigMap has no metadata\.name`},
-		{name: "duplicate YAML key", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"}, want: `app\.yaml:5: duplicate key "name"`},
-		{name: "duplicate object", head: map[string]string{"a.yaml": goodDeployment, "b.yaml": goodDeployment}, want: `b\.yaml:1: duplicate object Deployment\.apps/web \(also defined at .*a\.yaml:1\)`},
-		{name: "not an object", head: map[string]string{"app.yaml": "- just\n- a list\n"}, want: `app\.yaml:1: document is not a Kubernetes object`},
-		{name: "invalid UTF-8", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \xff\xfe\n"}, want: `app\.yaml:4: file is not valid UTF-8`},
-		{name: "YAML alias bomb", head: map[string]string{"bomb.yaml": bomb}, want: `bomb\.yaml:\d+: document expands to more than \d+ YAML nodes`},
-		{name: "deep nesting", head: map[string]string{"deep.yaml": deep}, want: `deep\.yaml:\d+: (document nests deeper than|invalid YAML)`},
-		{name: "oversized file", head: map[string]string{"big.yaml": "# " + strings.Repeat("x", 9<<20) + "\n"}, want: `big\.yaml: file is \d+ bytes, above the limit`},
-		{name: "kustomization with a missing resource", head: map[string]string{"kustomization.yaml": "resources:\n  - app.yaml\n  - missing.yaml\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml(:\d+)?: .*missing\.yaml`},
-		{name: "invalid kustomization", head: map[string]string{"kustomization.yaml": "resources: [app.yaml\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml(:\d+)?: `},
-		{name: "remote base not allowed", head: map[string]string{"kustomization.yaml": "resources:\n  - app.yaml\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.0.0\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml:3: .*--allow-remote-bases`},
-		{name: "failing Helm template", head: chart, path: "chart", want: `chart/templates/failing\.yaml:\d+: .*replicas must be set`},
-		{name: "Helm values file with bad YAML", head: map[string]string{"chart/Chart.yaml": chart["chart/Chart.yaml"], "chart/templates/cm.yaml": chart["chart/templates/cm.yaml"], "chart/values.yaml": "a: [b\n"}, path: "chart", want: `chart/values\.yaml(:\d+)?: `},
-		{name: "missing PATH", head: map[string]string{"app.yaml": goodDeployment}, path: "no/such/dir", want: `no/such/dir: no such directory`},
-		{name: "PATH leaving the root", head: map[string]string{"app.yaml": goodDeployment}, path: "../..", want: `PATH leaves the source root`},
-		{name: "empty source", head: map[string]string{"README.md": "nothing here\n"}, want: `no Kubernetes objects found`},
-		{name: "unknown config key", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: high\n  sevrity: low\n"}, want: `\.aegis\.yaml:5: unknown key "sevrity"`},
-		{name: "bad severity in config", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: severe\n"}, want: `\.aegis\.yaml:4: unknown severity "severe"`},
-		{name: "waiver without owner", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: pss.privileged\n    reason: legacy\n    expires: 2030-01-01\n"}, want: `\.aegis\.yaml:4: waiver: needs an owner`},
-		{name: "expired waiver", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: aegis.resourceLimits\n    reason: legacy app\n    owner: team-web\n    expires: 2020-01-31\n"}, want: `\.aegis\.yaml:4: waiver \(owner team-web\) expired on 2020-01-31`},
-		{name: "config with wrong kind", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Policy\n"}, want: `\.aegis\.yaml:2: kind must be "Config"`},
-		{name: "unknown git revision", head: map[string]string{"app.yaml": goodDeployment}, args: []string{"--base", "no-such-rev-123"}, want: `--base "no-such-rev-123" is neither a directory nor`},
+		{entry: entryPlain, name: "broken YAML", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels: [unclosed\n"}, want: `app\.yaml:\d+: invalid YAML`},
+		{entry: entryPlain, name: "object without kind", head: map[string]string{"app.yaml": "apiVersion: v1\nmetadata:\n  name: a\n"}, want: `app\.yaml:1: object has no apiVersion or kind`},
+		{entry: entryPlain, name: "object without name", head: map[string]string{"app.yaml": "---\napiVersion: v1\nkind: ConfigMap\n"}, want: `app\.yaml:2: ConfigMap has no metadata\.name`},
+		{entry: entryPlain, name: "duplicate YAML key", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"}, want: `app\.yaml:5: duplicate key "name"`},
+		{entry: entryPlain, name: "duplicate object", head: map[string]string{"a.yaml": goodDeployment, "b.yaml": goodDeployment}, want: `b\.yaml:1: duplicate object Deployment\.apps/web \(also defined at .*a\.yaml:1\)`},
+		{entry: entryPlain, name: "not an object", head: map[string]string{"app.yaml": "- just\n- a list\n"}, want: `app\.yaml:1: document is not a Kubernetes object`},
+		{entry: entryPlain, name: "invalid UTF-8", head: map[string]string{"app.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \xff\xfe\n"}, want: `app\.yaml:4: file is not valid UTF-8`},
+		{entry: entryPlain, name: "YAML alias bomb", head: map[string]string{"bomb.yaml": bomb}, want: `bomb\.yaml:\d+: document expands to more than \d+ YAML nodes`},
+		{entry: entryPlain, name: "deep nesting", head: map[string]string{"deep.yaml": deep}, want: `deep\.yaml:\d+: (document nests deeper than|invalid YAML)`},
+		{entry: entryPlain, name: "oversized file", head: map[string]string{"big.yaml": "# " + strings.Repeat("x", 9<<20) + "\n"}, want: `big\.yaml: file is \d+ bytes, above the limit`},
+		{entry: entryKustomize, name: "kustomization with a missing resource", head: map[string]string{"kustomization.yaml": "resources:\n  - app.yaml\n  - missing.yaml\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml(:\d+)?: .*missing\.yaml`},
+		{entry: entryKustomize, name: "invalid kustomization", head: map[string]string{"kustomization.yaml": "resources: [app.yaml\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml(:\d+)?: `},
+		{entry: entryKustomize, name: "remote base not allowed", head: map[string]string{"kustomization.yaml": "resources:\n  - app.yaml\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.0.0\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml:3: .*--allow-remote-bases`},
+		{entry: entryHelm, name: "failing Helm template", head: chart, path: "chart", want: `chart/templates/failing\.yaml:\d+: .*replicas must be set`},
+		{entry: entryHelm, name: "Helm values file with bad YAML", head: map[string]string{"chart/Chart.yaml": chart["chart/Chart.yaml"], "chart/templates/cm.yaml": chart["chart/templates/cm.yaml"], "chart/values.yaml": "a: [b\n"}, path: "chart", want: `chart/values\.yaml(:\d+)?: `},
+		{entry: entryCLI, name: "missing PATH", head: map[string]string{"app.yaml": goodDeployment}, path: "no/such/dir", want: `no/such/dir: no such directory`},
+		{entry: entryCLI, name: "PATH leaving the root", head: map[string]string{"app.yaml": goodDeployment}, path: "../..", want: `PATH leaves the source root`},
+		{entry: entryPlain, name: "empty source", head: map[string]string{"README.md": "nothing here\n"}, want: `no Kubernetes objects found`},
+		{entry: entryConfig, name: "unknown config key", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: high\n  sevrity: low\n"}, want: `\.aegis\.yaml:5: unknown key "sevrity"`},
+		{entry: entryConfig, name: "bad severity in config", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: severe\n"}, want: `\.aegis\.yaml:4: unknown severity "severe"`},
+		{entry: entryConfig, name: "waiver without owner", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: pss.privileged\n    reason: legacy\n    expires: 2030-01-01\n"}, want: `\.aegis\.yaml:4: waiver: needs an owner`},
+		{entry: entryConfig, name: "expired waiver", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: aegis.resourceLimits\n    reason: legacy app\n    owner: team-web\n    expires: 2020-01-31\n"}, want: `\.aegis\.yaml:4: waiver \(owner team-web\) expired on 2020-01-31`},
+		{entry: entryConfig, name: "config with wrong kind", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Policy\n"}, want: `\.aegis\.yaml:2: kind must be "Config"`},
+		{entry: entryCLI, name: "unknown git revision", head: map[string]string{"app.yaml": goodDeployment}, args: []string{"--base", "no-such-rev-123"}, want: `--base "no-such-rev-123" is neither a directory nor`},
 	}
 }
 
@@ -100,7 +101,13 @@ func TestBadInputCorpus(t *testing.T) {
 			res := runBinaryIn(t, work, args...)
 			assert.Equal(t, exitBadInput, res.code, "stdout: %s\nstderr: %s", res.stdout, res.stderr)
 			assert.Regexp(t, regexp.MustCompile(tc.want), res.stderr)
-			assert.NotContains(t, res.stderr, "panic")
+			for _, s := range []string{res.stdout, res.stderr} {
+				assert.NotContains(t, s, "panic")
+				assert.NotContains(t, s, "goroutine ")
+				for _, c := range canaries {
+					assert.NotContains(t, s, c)
+				}
+			}
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kube-sentient/aegis/action"
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/internal/atomicfile"
 	"github.com/kube-sentient/aegis/render"
@@ -46,6 +47,11 @@ func (f *sourceFlags) register(c *cobra.Command) {
 func (f *sourceFlags) options() (verify.Options, error) {
 	if f.base == "" || f.head == "" {
 		return verify.Options{}, &usageError{err: fmt.Errorf("--base and --head are both required (a directory or a git revision each)")}
+	}
+	for _, side := range []struct{ flag, v string }{{"--base", f.base}, {"--head", f.head}} {
+		if err := action.CheckRevision(side.flag, side.v); err != nil {
+			return verify.Options{}, &usageError{err: err}
+		}
 	}
 	return verify.Options{
 		Base: f.base,

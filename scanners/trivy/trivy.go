@@ -241,20 +241,26 @@ func environ() []string {
 	return env
 }
 
-// capWriter keeps up to max bytes and notes whether more came.
+// capWriter keeps up to max bytes and notes whether more came. The buffer
+// is a named field, not embedded: an embedded bytes.Buffer would give
+// capWriter bytes.Buffer's ReadFrom, which io.Copy (and so os/exec) prefers
+// to Write, and the cap would never be checked.
 type capWriter struct {
-	bytes.Buffer
+	buf      bytes.Buffer
 	max      int
 	exceeded bool
 }
 
 func (w *capWriter) Write(p []byte) (int, error) {
-	if w.Len()+len(p) > w.max {
+	if w.buf.Len()+len(p) > w.max {
 		w.exceeded = true
 		return 0, errors.New("output too large")
 	}
-	return w.Buffer.Write(p)
+	return w.buf.Write(p)
 }
+
+// Bytes returns what was kept.
+func (w *capWriter) Bytes() []byte { return w.buf.Bytes() }
 
 // tailWriter keeps the last max bytes: the end of Trivy's log is where the
 // fatal error is.
