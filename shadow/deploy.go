@@ -52,27 +52,61 @@ func (m *Manager) Deploy(ctx context.Context, side string, set *manifest.Set) (*
 	}
 	ns := NamespaceName(m.opts.RunID, side)
 	d := &Deployment{Side: side, RunID: m.opts.RunID, Namespace: ns, Health: Healthy}
-	if err := m.createNamespace(ctx, ns, side); err != nil {
-		if !errors.Is(err, ErrNamespaceExists) {
-			m.cleanup(ctx, d)
-		} else {
+	if created, err := m.createNamespace(ctx, ns, side); err != nil {
+		if errors.Is(err, ErrNamespaceExists) {
 			d.Namespace = "" // not ours: never tear it down
+			return d, err
 		}
-		return d, err
+		if !created {
+			// The create failed: nothing is known to be left behind, but a
+			// request that timed out may have created it after all.
+			if terr := m.Teardown(ctx, d); terr != nil {
+				m.opts.Progress("shadow %s: cleanup after failure: %v", side, terr)
+			}
+			return d, err
+		}
+		return d, m.cleanup(ctx, d, err)
 	}
 	m.opts.Progress("shadow %s: namespace %s created with isolation", side, ns)
 	if err := m.deploy(ctx, d, set); err != nil {
-		m.cleanup(ctx, d)
-		return d, err
+		return d, m.cleanup(ctx, d, err)
 	}
 	return d, nil
 }
 
-func (m *Manager) cleanup(ctx context.Context, d *Deployment) {
-	if err := m.Teardown(ctx, d); err != nil {
-		m.opts.Progress("shadow %s: cleanup after failure: %v", d.Side, err)
+// cleanup tears d down after Deploy failed with err. When the teardown
+// fails too (the API server went away mid-run) the namespace is left
+// behind: the returned error still wraps err, and says which namespace is
+// left and that `aegis gc --run` deletes it once the cluster answers again.
+func (m *Manager) cleanup(ctx context.Context, d *Deployment, err error) error {
+	terr := m.Teardown(ctx, d)
+	if terr == nil {
+		return err
 	}
+	m.opts.Progress("shadow %s: cleanup after failure: %v", d.Side, terr)
+	return &LeftBehindError{Err: err, Namespace: d.Namespace, RunID: m.opts.RunID, Teardown: terr}
 }
+
+// LeftBehindError: Deploy failed (Err) and could not delete the shadow
+// namespace it had created (Teardown). Unwrap gives Err.
+type LeftBehindError struct {
+	Err       error
+	Namespace string
+	RunID     string
+	Teardown  error
+}
+
+func (e *LeftBehindError) Error() string {
+	why := "the API server did not answer"
+	var ue *UnreachableError
+	if !errors.As(e.Teardown, &ue) {
+		why = e.Teardown.Error()
+	}
+	return fmt.Sprintf("%v\nthe shadow namespace %s was left behind (deleting it failed: %s); once the cluster is reachable again, run `aegis gc --run %s` to delete it (`aegis gc` alone deletes it after its expiry)",
+		e.Err, e.Namespace, why, e.RunID)
+}
+
+func (e *LeftBehindError) Unwrap() error { return e.Err }
 
 func (m *Manager) deploy(ctx context.Context, d *Deployment, set *manifest.Set) error {
 	objs, refused, err := plan(set, m.mapper, d.Namespace)

@@ -176,10 +176,20 @@ func clientConfig(cfg *rest.Config) *rest.Config {
 	if c.UserAgent == "" {
 		c.UserAgent = "aegis-shadow"
 	}
+	if c.Timeout == 0 {
+		// An API server that accepts connections but never answers (hung,
+		// stopped with SIGSTOP, a black-holed load balancer) must not hang
+		// the run past --shadow-timeout: every request is bounded.
+		c.Timeout = requestTimeout
+	}
 	c.WarningHandler = nil
 	c.WarningHandlerWithContext = warningRecorder{}
 	return c
 }
+
+// requestTimeout bounds each API request of a Manager and of GC (a var for
+// tests). No request of theirs streams or watches.
+var requestTimeout = 30 * time.Second
 
 // RunID returns the run id (generated when Options.RunID was empty).
 func (m *Manager) RunID() string { return m.opts.RunID }
@@ -238,17 +248,48 @@ func clusterError(host, what string, err error) error {
 		return nil
 	}
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("shadow: %s: %w", what, err)
+	case unreachable(err):
+		// Before DeadlineExceeded: a request that ran out of time (its
+		// requestTimeout or the caller's deadline) got no answer.
+		return &UnreachableError{What: what, Host: host, Err: err}
+	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("shadow: %s: %w", what, err)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("shadow: %s: the cluster at %s rejected the credentials (%v); check --kubeconfig and that the token is valid", what, host, err)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("shadow: %s: forbidden (%v); grant aegis's identity the ClusterRole of deploy/rbac.yaml", what, err)
 	}
+	return fmt.Errorf("shadow: %s: %w", what, err)
+}
+
+// UnreachableError: the Kubernetes API server did not answer (connection
+// refused or reset, DNS, TLS, a request timeout, the server shutting down).
+// It is an infrastructure error, never the change's fault.
+type UnreachableError struct {
+	What string // what aegis was doing, e.g. "reading pods in aegis-1234-head"
+	Host string // the API server's URL
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("shadow: %s: cannot reach the cluster at %s: its Kubernetes API server did not answer (%v); check that the cluster is up and that --kubeconfig names it", e.What, e.Host, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// unreachable reports whether err means the API server did not answer,
+// rather than answered with a refusal.
+func unreachable(err error) bool {
 	var ue *url.Error
 	var ne net.Error
 	if errors.As(err, &ue) || errors.As(err, &ne) {
-		return fmt.Errorf("shadow: %s: cannot reach the cluster at %s: %v; check --kubeconfig and that the cluster is up", what, host, err)
+		return true
 	}
-	return fmt.Errorf("shadow: %s: %w", what, err)
+	// The API server answers 503/429 "apiserver is shutting down" while it
+	// drains, and client-go reports a lost HTTP/2 connection without a url.Error.
+	msg := err.Error()
+	return apierrors.IsServiceUnavailable(err) && strings.Contains(msg, "shutting down") ||
+		strings.Contains(msg, "http2: client connection lost") || strings.Contains(msg, "connection refused")
 }

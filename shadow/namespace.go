@@ -107,13 +107,22 @@ func (m *Manager) isolation() (policies []*networkingv1.NetworkPolicy, quota *co
 // exists: before that the API server refuses pods ("status unknown for
 // quota", "serviceaccount default not found") and controllers would report
 // FailedCreate for reasons that are not the change's.
-func (m *Manager) createNamespace(ctx context.Context, name, side string) error {
+//
+// created reports whether the namespace itself was created (an error
+// after that leaves it behind until torn down).
+func (m *Manager) createNamespace(ctx context.Context, name, side string) (created bool, err error) {
 	if _, err := m.client.CoreV1().Namespaces().Create(ctx, m.namespaceObject(name, side), metav1.CreateOptions{FieldManager: FieldManager}); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("shadow: namespace %s already exists: run id %s was used before; use another run id or run `aegis gc --run %s`: %w", name, m.opts.RunID, m.opts.RunID, ErrNamespaceExists)
+			return false, fmt.Errorf("shadow: namespace %s already exists: run id %s was used before; use another run id or run `aegis gc --run %s`: %w", name, m.opts.RunID, m.opts.RunID, ErrNamespaceExists)
 		}
-		return clusterError(m.host, "creating namespace "+name, err)
+		return false, clusterError(m.host, "creating namespace "+name, err)
 	}
+	return true, m.isolate(ctx, name, side)
+}
+
+// isolate creates the isolation objects of a new shadow namespace and waits
+// for its quota and default ServiceAccount (see createNamespace).
+func (m *Manager) isolate(ctx context.Context, name, side string) error {
 	policies, quota, limits := m.isolation()
 	create := metav1.CreateOptions{FieldManager: FieldManager}
 	for _, p := range policies {

@@ -28,9 +28,10 @@ func checkShadow(opts Options) error {
 // that base and head run under the same conditions, and sets each target's
 // Shadow. The returned teardown removes every namespace of the run (unless
 // KeepShadow) and must be called on every path, error or not; it uses its
-// own bounded context so that it still runs after an interrupt.
-func deployShadows(ctx context.Context, opts Options, targets []scanners.Target) (map[string]*shadow.Deployment, func(), error) {
-	nothing := func() {}
+// own bounded context so that it still runs after an interrupt. It runs
+// once and returns the same error to every caller.
+func deployShadows(ctx context.Context, opts Options, targets []scanners.Target) (map[string]*shadow.Deployment, func() error, error) {
+	nothing := func() error { return nil }
 	if opts.Shadow == ShadowOff {
 		return nil, nothing, nil
 	}
@@ -42,14 +43,23 @@ func deployShadows(ctx context.Context, opts Options, targets []scanners.Target)
 	if err != nil {
 		return nil, nothing, err
 	}
-	teardown := func() {
-		if opts.KeepShadow {
-			opts.Progress("keeping the shadow namespaces of run %s (--keep-shadow); `aegis gc --run %s` removes them", m.RunID(), m.RunID())
-			return
-		}
-		if err := m.TeardownRun(context.Background()); err != nil {
-			opts.Progress("teardown of run %s failed: %v; `aegis gc --run %s` removes what is left", m.RunID(), err, m.RunID())
-		}
+	// teardown runs once whoever calls it first: verifyRendered calls it
+	// before the verdict (a namespace left behind makes the run an error) and
+	// again, deferred, on every other path.
+	var once sync.Once
+	var teardownErr error
+	teardown := func() error {
+		once.Do(func() {
+			if opts.KeepShadow {
+				opts.Progress("keeping the shadow namespaces of run %s (--keep-shadow); `aegis gc --run %s` removes them", m.RunID(), m.RunID())
+				return
+			}
+			if err := m.TeardownRun(context.Background()); err != nil {
+				teardownErr = fmt.Errorf("teardown of the shadow namespaces of run %s failed: %w; once the cluster answers again, `aegis gc --run %s` removes what is left", m.RunID(), err, m.RunID())
+				opts.Progress("%v", teardownErr)
+			}
+		})
+		return teardownErr
 	}
 	deployed := map[string]*shadow.Deployment{}
 	var mu sync.Mutex

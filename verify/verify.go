@@ -112,7 +112,7 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 		{Side: scanners.Head, Root: head.src.root, Set: head.rendered.Set},
 	}
 	deployed, teardown, err := deployShadows(ctx, opts, targets)
-	defer teardown()
+	defer func() { _ = teardown() }() // every error path; a no-op once done below
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +135,13 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 		Shadow:     shadowReport(deployed, opts.KeepShadow),
 	}
 	report.Gate(r, opts.Config, opts.Now())
+	// Nothing may be left in the cluster: a teardown that failed (the API
+	// server went away after the scans) turns any verdict into an error, so
+	// the run fails closed and says how to clean up.
+	if err := teardown(); err != nil {
+		r.Verdict = report.Error
+		r.Reasons = append(r.Reasons, err.Error())
+	}
 	return &Result{Report: r, Changes: changes, Base: base.rendered, Head: head.rendered}, nil
 }
 

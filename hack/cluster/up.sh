@@ -10,7 +10,9 @@
 # see node-up.sh) runs the pods: real containers, probes, logs, port-forward.
 #
 # Env: CLUSTER_DIR (default <repo>/.cache/cluster), API_PORT (36443),
-#      ETCD_PORT (32379), NODE (kwok|real), plus versions.sh's and node-up.sh's
+#      ETCD_PORT (32379), ETCD_PEER_PORT (32380), KCM_PORT (30257),
+#      SCHED_PORT (30259), KWOK_PORT (30247) (a second instance needs its own
+#      dir and ports), NODE (kwok|real), plus versions.sh's and node-up.sh's
 #      knobs. Needs openssl and curl; NODE=real needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,7 +41,7 @@ if kc=$("$here/status.sh"); then
 fi
 "$here/down.sh" >/dev/null 2>&1 || true
 rm -rf "$dir"
-mkdir -p "$dir"/{pki,logs,pids,etcd}
+mkdir -p "$dir"/{pki,logs,pids,cmds,etcd}
 pki=$dir/pki
 
 openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
@@ -60,6 +62,9 @@ umask 022
 
 start() { # name cmd...: detached, own session, PID recorded
   local name=$1; shift
+  # The command line too (NUL-separated), so restart-apiserver.sh can start
+  # the same process again after a fault-injection stop.
+  printf '%s\0' "$@" > "$dir/cmds/$name"
   setsid "$@" >"$dir/logs/$name.log" 2>&1 </dev/null &
   echo $! > "$dir/pids/$name.pid"
 }
