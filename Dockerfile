@@ -9,8 +9,12 @@
 # hack/check-dockerfile.sh lints this file with BuildKit's own linter and
 # runs the build stages' commands on the host.
 
-# GO_VERSION is the Go toolchain of the build stages (go.mod's).
-ARG GO_VERSION=1.26.8
+# GO_VERSION is the Go toolchain aegis is built with (go.mod's toolchain line).
+ARG GO_VERSION=1.27.3
+# Trivy v0.74.0 uses Go 1.26's GOEXPERIMENT=jsonv2 API (json.SkipFunc), gone in Go 1.27.
+
+# TRIVY_GO_VERSION is the Go toolchain of the trivy stage.
+ARG TRIVY_GO_VERSION=1.26.8
 # TRIVY_VERSION is the Trivy release built into the image (hack/tools/trivy.sh's).
 ARG TRIVY_VERSION=v0.74.0
 
@@ -25,7 +29,7 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 
 # Go 1.26 needs GOEXPERIMENT=jsonv2 to build Trivy (as hack/tools/trivy.sh).
 # trivy builds Trivy from the module proxy, statically.
-FROM golang:${GO_VERSION}-bookworm AS trivy
+FROM golang:${TRIVY_GO_VERSION}-bookworm AS trivy
 ARG TRIVY_VERSION
 RUN CGO_ENABLED=0 GOEXPERIMENT=jsonv2 GOBIN=/out GOFLAGS="-trimpath -buildvcs=false" \
     go install -ldflags "-s -w -X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION#v}" \

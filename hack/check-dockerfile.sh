@@ -61,7 +61,8 @@ if [[ $with_trivy == 0 && -x "$cache/trivy" && -f "$cache/.complete" ]]; then
   go list -m -json "github.com/aquasecurity/trivy@$trivy_version" >/dev/null
   echo "   github.com/aquasecurity/trivy@$trivy_version resolves on the module proxy"
 else
-  (cd "$work" && bash "$work/trivy.sh")
+  # The trivy stage's Go (TRIVY_GO_VERSION), not aegis's: see hack/tools/trivy.sh.
+  (cd "$work" && GOTOOLCHAIN=${TRIVY_GOTOOLCHAIN:-local} bash "$work/trivy.sh")
   file "$work/out/trivy"
   file "$work/out/trivy" | grep -q 'statically linked' || { echo "trivy is not statically linked" >&2; exit 1; }
   "$work/out/trivy" --version | head -1

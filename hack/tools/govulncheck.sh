@@ -38,7 +38,9 @@ die() { echo "govulncheck.sh: $*" >&2; exit 2; }
 
 # 1. govulncheck itself, outside go.mod: `go install pkg@version` builds it
 # in its own module context.
-gv_dir=$tools/govulncheck-$GOVULNCHECK_VERSION
+# Keyed by the Go release too: govulncheck type-checks the standard library
+# with the go/types it was built with, which cannot read a newer release.
+gv_dir=$tools/govulncheck-$GOVULNCHECK_VERSION-$(go env GOVERSION)
 if [[ ! -x "$gv_dir/govulncheck" || ! -f "$gv_dir/.complete" ]]; then
   echo "govulncheck.sh: installing govulncheck $GOVULNCHECK_VERSION into $gv_dir" >&2
   mkdir -p "$gv_dir"
