@@ -482,12 +482,15 @@ func buildRule(scanner string, rl report.Rule) *gosarif.ReportingDescriptor {
 }
 
 // ruleTags puts "security" first, then the rule's own tags and the scanner,
-// without duplicates or empty tags, at most MaxTagsPerRule.
+// without duplicates or empty tags, at most MaxTagsPerRule. Tags are made
+// valid UTF-8 before they are compared: JSON would turn two different
+// invalid strings into the same U+FFFD text, and the schema wants the tags
+// unique.
 func ruleTags(scanner string, tags []string) []string {
 	out := []string{"security"}
 	seen := map[string]bool{"security": true}
 	for _, t := range append(append([]string{}, tags...), scanner) {
-		t = strings.TrimSpace(t)
+		t = strings.ToValidUTF8(strings.TrimSpace(t), "\uFFFD")
 		if t == "" || seen[t] {
 			continue
 		}

@@ -555,3 +555,10 @@ func rule(m map[string]any, run, i int) map[string]any {
 	tool := m["runs"].([]any)[run].(map[string]any)["tool"].(map[string]any)
 	return tool["driver"].(map[string]any)["rules"].([]any)[i].(map[string]any)
 }
+
+// Two different invalid UTF-8 tags encode to the same U+FFFD text: they
+// must be one tag, or the schema's uniqueItems fails (found by FuzzWrite).
+func TestRuleTagsUniqueAfterUTF8Repair(t *testing.T) {
+	got := ruleTags("trivy", []string{"\xca", "\x80", "a", " a ", "trivy"})
+	assert.Equal(t, []string{"security", "\uFFFD", "a", "trivy"}, got)
+}
