@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -541,4 +542,19 @@ func TestRules(t *testing.T) {
 	for _, r := range []string{"Read sensitive file untrusted", "Terminal shell in container", "Drop and execute new binary in container"} {
 		assert.True(t, ids[r], r)
 	}
+}
+
+// A client's spare connection that never sends a request must not make
+// Close fail: net/http's Shutdown waits 5 s for such a "new" connection
+// (seen in CI as "context deadline exceeded"); Close then closes it.
+func TestReceiverCloseWithAnUnusedConnection(t *testing.T) {
+	r := NewReceiver()
+	addr, err := r.Start("")
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, r.Close())
+	_, err = conn.Read(make([]byte, 1))
+	assert.Error(t, err, "the unused connection is closed")
 }

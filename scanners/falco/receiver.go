@@ -97,9 +97,16 @@ func (r *Receiver) Close() error {
 	if srv == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Graceful first, so that a post in flight is stored. A connection a
+	// client opened and never used stays "new" to net/http, which Shutdown
+	// waits out for 5 s; after the grace period the rest is closed: the scan
+	// has already read what it needs.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = srv.Close()
+	}
 	<-done
 	return err
 }
