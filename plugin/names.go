@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+
+	"github.com/kube-sentient/aegis/shadow"
 )
 
 // Labels and annotations of the gate's objects.
@@ -37,20 +39,7 @@ const (
 // that had to be cut or changed keeps a hash of the original, so distinct
 // apps keep distinct names.
 func label(s string, max int) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-			dash = false
-			continue
-		}
-		if !dash {
-			b.WriteByte('-')
-			dash = true
-		}
-	}
-	out := strings.Trim(b.String(), "-")
+	out := shadow.DNSPart(s)
 	if out == s && len(out) <= max && out != "" {
 		return out
 	}

@@ -199,7 +199,7 @@ func (m *Manager) RunID() string { return m.opts.RunID }
 // outside [a-z0-9-] become '-'; a name that would be too long keeps a prefix
 // of the run and a hash of run and side, so distinct inputs stay distinct.
 func NamespaceName(runID, side string) string {
-	run, sd := dnsPart(runID), dnsPart(side)
+	run, sd := DNSPart(runID), DNSPart(side)
 	if sd == "" {
 		sd = "side"
 	}
@@ -222,9 +222,10 @@ func NamespaceName(runID, side string) string {
 	return "aegis-" + run + "-" + h + "-" + sd
 }
 
-// dnsPart lowercases s, turns characters outside [a-z0-9-] into '-',
-// collapses runs of '-' and trims them at both ends.
-func dnsPart(s string) string {
+// DNSPart lowercases s, turns characters outside [a-z0-9-] into '-',
+// collapses runs of '-' and trims them at both ends: the raw material of a
+// DNS-1123 label (namespace names here, the gate's object names in plugin).
+func DNSPart(s string) string {
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(s) {
