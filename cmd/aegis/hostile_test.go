@@ -720,7 +720,14 @@ func hostileCases() []hostileCase {
 	}
 	cases = append(cases, eventCases()...)
 	cases = append(cases, argoCases()...)
-	return append(cases, scannerCases()...)
+	cases = append(cases, scannerCases()...)
+	// The trust cases (issue 13: the change cannot choose its own base,
+	// policy, rules or verdict), one file per area.
+	cases = append(cases, trustRevisionCases()...)
+	cases = append(cases, trustKustomizeCases()...)
+	cases = append(cases, trustArgoCDCases()...)
+	cases = append(cases, trustScannerCases()...)
+	return append(cases, trustActionCases()...)
 }
 
 func eventCases() []hostileCase {

@@ -1,0 +1,7 @@
+package main
+
+// trustArgoCDCases are hostile-corpus cases of issue 13 ("the change under
+// review cannot choose its own base, policy, rules or verdict").
+func trustArgoCDCases() []hostileCase {
+	return nil
+}
