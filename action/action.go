@@ -149,7 +149,7 @@ func (r *run) main(ctx context.Context) int {
 		return r.abort(ExitBadInput, err)
 	}
 	t := r.t
-	r.logf("event %s: base %s, head %s, path %s", orDash(t.Event), short(t.Base), short(t.Head), r.in.Path)
+	r.logf("event %s: base %s, head %s, path %s", orDash(t.Event), describe(t.Base), describe(t.Head), r.in.Path)
 	switch {
 	case t.PR > 0 && t.Fork:
 		r.readOnly = "comes from the fork " + orDash(t.HeadRepo)
@@ -177,12 +177,9 @@ func (r *run) main(ctx context.Context) int {
 	if res == nil || res.Report == nil {
 		return r.abort(ExitInfra, errors.New("the verification returned no report"))
 	}
+	// The verdict was decided once, in verify (locations already relative
+	// to the workspace): nothing below may change it.
 	rep := res.Report
-	if relocate(rep, r.workspace(), t.Base, t.Head) {
-		// The gate's reasons name locations: judge again (the same
-		// findings, policy and waivers) so that they name the new paths.
-		report.Gate(rep, opts.Config, d.Now())
-	}
 	r.logf("verdict %s in %d ms", strings.ToUpper(string(rep.Verdict)), d.Now().Sub(started).Milliseconds())
 
 	sarifData, err := r.writeFiles(rep)
@@ -219,6 +216,7 @@ func (r *run) options(ctx context.Context) (verify.Options, func(), int, error) 
 		ShadowOptions: shadow.Options{RunID: runID(r.ghc), HealthTimeout: in.ShadowTimeout},
 		ToolVersion:   d.ToolVersion,
 		Progress:      r.logf,
+		LocationRoot:  r.workspace(),
 	}
 	if in.Shadow != verify.ShadowOff {
 		path := ""
@@ -237,10 +235,18 @@ func (r *run) options(ctx context.Context) (verify.Options, func(), int, error) 
 	} else if in.Kubeconfig != "" {
 		r.logf("shadow is off: the kubeconfig input is not used")
 	}
-	cfg, err := loadPolicy(ctx, in.Config, t.Base, r.logf)
+	policy, err := verify.LoadPolicy(ctx, verify.PolicySource{
+		File: in.Config, Base: t.Base, Path: in.Path, From: "input config",
+	}, r.logf)
 	if err != nil {
 		return opts, cleanup, exitFor(err), err
 	}
+	cleanupKube := cleanup
+	cleanup = func() {
+		policy.Close()
+		cleanupKube()
+	}
+	cfg := policy.Config
 	if in.FailOn != "" {
 		cfg.FailOn.Severity = string(in.FailOn)
 	}
@@ -395,7 +401,7 @@ func (r *run) publish(ctx context.Context, rep *report.Report, sarifData []byte,
 		body := func(maxChars int) string {
 			return report.Markdown(rep, report.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL})
 		}
-		url, err := pub.upsertComment(ctx, t.PR, marker, in.CommentMode, body)
+		url, err := pub.upsertComment(ctx, t.PR, marker, in.CommentMode, in.CommentAuthor, body)
 		if err != nil {
 			r.failed("comment", err)
 		} else {
@@ -497,6 +503,14 @@ func (r *run) abort(code int, err error) int {
 		fmt.Fprintln(r.d.Stderr, "aegis: warning:", err)
 	}
 	return code
+}
+
+// describe is a side for the log: a revision shortened, a directory as given.
+func describe(s verify.Source) string {
+	if s.IsDir() {
+		return s.Dir + " (directory)"
+	}
+	return short(s.Revision)
 }
 
 func orDash(s string) string {

@@ -44,8 +44,8 @@ func TestActionPullRequest(t *testing.T) {
 	res := runAction(t, e, fv)
 
 	require.Equal(t, ExitFail, res.code, res.stderr)
-	assert.Equal(t, base, fv.opts.Base, "base and head from the event")
-	assert.Equal(t, head, fv.opts.Head)
+	assert.Equal(t, verify.Source{Revision: base}, fv.opts.Base, "base and head from the event")
+	assert.Equal(t, verify.Source{Revision: head}, fv.opts.Head)
 	assert.Equal(t, "deploy", fv.opts.Path)
 	assert.Equal(t, verify.ShadowOff, fv.opts.Shadow)
 	assert.Equal(t, "high", fv.opts.Config.FailOn.Severity)
@@ -213,7 +213,7 @@ func TestActionCommentModes(t *testing.T) {
 		e[inputEnv(InputCommentMode)] = CommentHideOld
 		res := runAction(t, e, &fakeVerify{rep: sampleReport()})
 		require.Equal(t, ExitFail, res.code, res.stderr)
-		gql := srv.RequestsTo(`^POST /graphql$`)
+		gql := minimizeRequests(t, srv)
 		require.Len(t, gql, 1)
 		var q struct {
 			Query     string
@@ -641,9 +641,9 @@ func TestActionErrors(t *testing.T) {
 		{"render error", nil, &manifest.SourceError{Location: manifest.Location{Path: "overlays/prod/x.yaml", Line: 3}, Msg: "mapping values are not allowed"}, ExitBadInput, "overlays/prod/x.yaml:3"},
 		{"cluster down", nil, errors.New("shadow: connection refused"), ExitInfra, "connection refused"},
 		{"no base", func(e env) {
-			e[inputEnv(InputBase)] = ""
+			e[inputEnv(InputBaseDir)] = ""
 			e.setEvent(t, "schedule", filepath.Join("testdata", "pull_request.json"))
-		}, nil, ExitBadInput, "inputs base and head are required with the schedule event"},
+		}, nil, ExitBadInput, "are required with the schedule event"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil)
@@ -715,8 +715,8 @@ func TestActionPush(t *testing.T) {
 	fv := &fakeVerify{rep: sampleReport()}
 	res := runAction(t, e, fv)
 	require.Equal(t, ExitFail, res.code, res.stderr)
-	assert.Equal(t, base, fv.opts.Base)
-	assert.Equal(t, head, fv.opts.Head)
+	assert.Equal(t, verify.Source{Revision: base}, fv.opts.Base)
+	assert.Equal(t, verify.Source{Revision: head}, fv.opts.Head)
 	require.Len(t, srv.Uploads(), 1)
 	assert.Equal(t, "refs/heads/main", srv.Uploads()[0].Ref)
 	assert.Equal(t, head, srv.Uploads()[0].CommitSHA)

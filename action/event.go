@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/kube-sentient/aegis/verify"
@@ -71,8 +70,9 @@ type person struct {
 // Target is what one run verifies and where it publishes.
 type Target struct {
 	Event string
-	// Base and Head are what verify renders: revisions (or directories).
-	Base, Head string
+	// Base and Head are what verify renders: the event's revisions, or
+	// the inputs' revisions or directories.
+	Base, Head verify.Source
 	// PR is the pull request number, 0 when the event has none (then no
 	// comment is posted).
 	PR int
@@ -138,7 +138,7 @@ func resolveTarget(event string, p *payload, in Inputs, githubRef, githubSHA str
 		if t.PR < 0 {
 			return nil, &verify.InputError{Msg: fmt.Sprintf("the %s event payload has pull request number %d: not a pull request", event, t.PR)}
 		}
-		t.Base, t.Head = pr.Base.SHA, pr.Head.SHA
+		t.Base, t.Head = rev(pr.Base.SHA), rev(pr.Head.SHA)
 		t.CommitSHA = pr.Head.SHA
 		if t.PR > 0 {
 			t.Ref = fmt.Sprintf("refs/pull/%d/head", t.PR)
@@ -159,66 +159,68 @@ func resolveTarget(event string, p *payload, in Inputs, githubRef, githubSHA str
 		if p.Deleted || p.After == zeroSHA {
 			return nil, &verify.InputError{Msg: "this push deleted its branch: there is no head to verify"}
 		}
-		t.Head = p.After
+		t.Head = rev(p.After)
 		t.CommitSHA = p.After
-		t.Base = p.Before
-		if t.Base == "" || t.Base == zeroSHA {
+		t.Base = rev(p.Before)
+		if p.Before == "" || p.Before == zeroSHA {
 			// A new branch: compare the pushed commit with its first parent.
-			t.Base = p.After + "^1"
+			t.Base = rev(p.After + "^1")
 		}
 	case EventMergeGroup:
 		if mg := p.MergeGroup; mg != nil {
-			t.Base, t.Head, t.CommitSHA = mg.BaseSHA, mg.HeadSHA, mg.HeadSHA
+			t.Base, t.Head, t.CommitSHA = rev(mg.BaseSHA), rev(mg.HeadSHA), mg.HeadSHA
 			if mg.HeadRef != "" {
 				t.Ref = mg.HeadRef
 			}
 		}
 	case EventWorkflowDispatch:
-		t.Base, t.Head = dispatchInput(p, "base"), dispatchInput(p, "head")
+		t.Base, t.Head = rev(dispatchInput(p, "base")), rev(dispatchInput(p, "head"))
 	}
-	if in.Base != "" {
-		t.Base = in.Base
+	// Inputs win over the event. The event's shas are always revisions: a
+	// directory of the pull request's checkout named like one (a sha,
+	// HEAD, origin/main) never stands in for it.
+	for _, side := range []struct {
+		name, rev, dir string
+		into           *verify.Source
+	}{{"base", in.Base, in.BaseDir, &t.Base}, {"head", in.Head, in.HeadDir, &t.Head}} {
+		switch {
+		case side.rev != "" && side.dir != "":
+			return nil, &verify.InputError{Msg: fmt.Sprintf("inputs %s and %s-dir are both set: give the %s as a git revision or as a directory, not both", side.name, side.name, side.name)}
+		case side.rev != "":
+			*side.into = verify.Source{Revision: side.rev}
+		case side.dir != "":
+			*side.into = verify.Source{Dir: side.dir}
+		}
 	}
-	if in.Head != "" {
-		t.Head = in.Head
-	}
-	if t.Base == "" || t.Head == "" {
+	if t.Base == (verify.Source{}) || t.Head == (verify.Source{}) {
 		what := "the event"
 		if event != "" {
 			what = "the " + event + " event"
 		}
-		return nil, &verify.InputError{Msg: fmt.Sprintf("inputs base and head are required with %s (each a git revision or a directory); only pull_request, pull_request_target, push and merge_group events supply them", what)}
+		return nil, &verify.InputError{Msg: fmt.Sprintf("inputs base and head (git revisions) or base-dir and head-dir (directories) are required with %s; only pull_request, pull_request_target, push and merge_group events supply them", what)}
 	}
-	for _, side := range []struct{ name, v, explicit string }{{"base", t.Base, in.Base}, {"head", t.Head, in.Head}} {
-		from := "input " + side.name
-		if side.explicit == "" {
-			from = fmt.Sprintf("the %s event's %s revision", orDash(event), side.name)
+	for _, side := range []struct {
+		name     string
+		src      verify.Source
+		explicit bool
+	}{{"base", t.Base, in.Base != "" || in.BaseDir != ""}, {"head", t.Head, in.Head != "" || in.HeadDir != ""}} {
+		revFrom, dirFrom := "input "+side.name, "input "+side.name+"-dir"
+		if !side.explicit {
+			revFrom = fmt.Sprintf("the %s event's %s revision", orDash(event), side.name)
 		}
-		if err := CheckRevision(from, side.v); err != nil {
+		if err := verify.CheckSource(side.name, side.src, revFrom, dirFrom); err != nil {
 			return nil, err
 		}
 	}
 	return t, nil
 }
 
-// CheckRevision refuses a base or head that cannot be a directory or a git
-// revision and would reach git as something else: blank, starting with '-'
-// (git would read an option: --output=FILE, --upload-pack=CMD), or holding
-// control characters. A directory of that name is accepted as it is.
-// from names where the value came from, for the message.
-func CheckRevision(from, v string) error {
-	if isDir(v) {
-		return nil
+// rev is a revision side; "" stays unset.
+func rev(r string) verify.Source {
+	if r == "" {
+		return verify.Source{}
 	}
-	switch {
-	case strings.TrimSpace(v) == "":
-		return &verify.InputError{Msg: fmt.Sprintf("%s is blank: give a git revision (a sha, branch or tag) or a directory", from)}
-	case strings.HasPrefix(strings.TrimSpace(v), "-"):
-		return &verify.InputError{Msg: fmt.Sprintf("%s %q starts with '-': it is not a directory, and aegis never passes git a revision that it could read as an option; give a sha, branch or tag", from, v)}
-	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return &verify.InputError{Msg: fmt.Sprintf("%s %q holds control characters or invalid UTF-8: not a git revision nor a directory", from, v)}
-	}
-	return nil
+	return verify.Source{Revision: r}
 }
 
 // dispatchInput reads a workflow_dispatch input of the payload.

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/verify"
 )
 
@@ -43,28 +42,28 @@ func TestActionEventTargets(t *testing.T) {
 		wantErr string
 	}{
 		{name: "pull_request", event: EventPullRequest, payload: pr,
-			want: Target{Event: EventPullRequest, Base: baseSHA, Head: headSHA, PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", HeadRepo: "Codertocat/Hello-World"}},
+			want: Target{Event: EventPullRequest, Base: rev(baseSHA), Head: rev(headSHA), PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", HeadRepo: "Codertocat/Hello-World"}},
 		{name: "pull_request from a fork", event: EventPullRequest, payload: fork,
-			want: Target{Event: EventPullRequest, Base: baseSHA, Head: headSHA, PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", Fork: true, HeadRepo: "forker/Hello-World"}},
+			want: Target{Event: EventPullRequest, Base: rev(baseSHA), Head: rev(headSHA), PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", Fork: true, HeadRepo: "forker/Hello-World"}},
 		{name: "explicit inputs win", event: EventPullRequest, payload: pr, in: Inputs{Base: "main", Head: "HEAD"},
-			want: Target{Event: EventPullRequest, Base: "main", Head: "HEAD", PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", HeadRepo: "Codertocat/Hello-World"}},
+			want: Target{Event: EventPullRequest, Base: rev("main"), Head: rev("HEAD"), PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", HeadRepo: "Codertocat/Hello-World"}},
 		{name: "pull_request_target from the same repository", event: EventPullRequestTarget, payload: pr,
-			want: Target{Event: EventPullRequestTarget, Base: baseSHA, Head: headSHA, PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", HeadRepo: "Codertocat/Hello-World"}},
+			want: Target{Event: EventPullRequestTarget, Base: rev(baseSHA), Head: rev(headSHA), PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", HeadRepo: "Codertocat/Hello-World"}},
 		{name: "pull_request_target from a fork is refused", event: EventPullRequestTarget, payload: fork,
 			wantErr: "refusing to verify pull request #2 from forker/Hello-World on a pull_request_target event: that event runs with the base repository's secrets"},
 		{name: "pull_request_target from a fork, explicitly allowed", event: EventPullRequestTarget, payload: fork, in: Inputs{AllowUntrustedHead: true},
-			want: Target{Event: EventPullRequestTarget, Base: baseSHA, Head: headSHA, PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", Fork: true, HeadRepo: "forker/Hello-World"}},
+			want: Target{Event: EventPullRequestTarget, Base: rev(baseSHA), Head: rev(headSHA), PR: 2, CommitSHA: headSHA, Ref: "refs/pull/2/head", Fork: true, HeadRepo: "forker/Hello-World"}},
 		{name: "push", event: EventPush, payload: push,
-			want: Target{Event: EventPush, Base: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", Head: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", CommitSHA: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", Ref: "refs/heads/main"}},
+			want: Target{Event: EventPush, Base: rev("6113728f27ae82c7b1a177c8d03f9e96e0adf246"), Head: rev("0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"), CommitSHA: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", Ref: "refs/heads/main"}},
 		{name: "push of a new branch: against the first parent", event: EventPush, payload: newBranch,
-			want: Target{Event: EventPush, Base: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c^1", Head: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", CommitSHA: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", Ref: "refs/heads/main"}},
+			want: Target{Event: EventPush, Base: rev("0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c^1"), Head: rev("0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"), CommitSHA: "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", Ref: "refs/heads/main"}},
 		{name: "push that deletes the branch", event: EventPush, payload: deleted, wantErr: "deleted its branch"},
 		{name: "workflow_dispatch inputs", event: EventWorkflowDispatch, payload: dispatch,
-			want: Target{Event: EventWorkflowDispatch, Base: "origin/main", Head: "fix/cve", CommitSHA: "3e1d2f4a5b6c7d8e9f00112233445566778899aa", Ref: "refs/heads/main"}},
+			want: Target{Event: EventWorkflowDispatch, Base: rev("origin/main"), Head: rev("fix/cve"), CommitSHA: "3e1d2f4a5b6c7d8e9f00112233445566778899aa", Ref: "refs/heads/main"}},
 		{name: "merge_group", event: EventMergeGroup, payload: mergeGroup,
-			want: Target{Event: EventMergeGroup, Base: baseSHA, Head: "1111111111111111111111111111111111111111", CommitSHA: "1111111111111111111111111111111111111111", Ref: "refs/heads/gh-readonly-queue/main/pr-2-f95f852bd8fca8fcc58a9a2d6c842781e32a215e"}},
+			want: Target{Event: EventMergeGroup, Base: rev(baseSHA), Head: rev("1111111111111111111111111111111111111111"), CommitSHA: "1111111111111111111111111111111111111111", Ref: "refs/heads/gh-readonly-queue/main/pr-2-f95f852bd8fca8fcc58a9a2d6c842781e32a215e"}},
 		{name: "pull_request without pull_request", event: EventPullRequest, payload: push, wantErr: "has no pull_request"},
-		{name: "an event without sides", event: "schedule", payload: "", wantErr: "inputs base and head are required with the schedule event"},
+		{name: "an event without sides", event: "schedule", payload: "", wantErr: "inputs base and head (git revisions) or base-dir and head-dir (directories) are required with the schedule event"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ref := "refs/heads/main"
@@ -136,6 +135,7 @@ func TestActionPolicyFromBase(t *testing.T) {
 	t.Chdir(repo)
 
 	e[inputEnv(InputBase)], e[inputEnv(InputHead)], e[inputEnv(InputPath)] = base, head, "deploy"
+	e[inputEnv(InputBaseDir)], e[inputEnv(InputHeadDir)] = "", ""
 	fv := &fakeVerify{rep: sampleReport()}
 	res := runAction(t, e, fv)
 	require.Equal(t, ExitFail, res.code, res.stderr)
@@ -168,7 +168,7 @@ func TestActionPolicyFromBase(t *testing.T) {
 	e[inputEnv(InputBase)] = baseSHA
 	res = runAction(t, e, &fakeVerify{rep: sampleReport()})
 	assert.Equal(t, ExitBadInput, res.code)
-	assert.Contains(t, res.stderr, "is neither a directory nor a commit of the repository")
+	assert.Contains(t, res.stderr, "is not a revision of the repository")
 	assert.Contains(t, res.stderr, "fetch-depth: 0")
 	e[inputEnv(InputBase)] = noPolicy
 
@@ -180,37 +180,3 @@ func TestActionPolicyFromBase(t *testing.T) {
 	assert.Equal(t, "critical", fv.opts.Config.FailOn.Severity)
 }
 
-// When the sides are directories inside the workspace, locations become
-// repository paths, so that annotations and code-scanning alerts land on
-// the repository's files.
-func TestActionRelocate(t *testing.T) {
-	ws := t.TempDir()
-	for _, d := range []string{"examples/x/before", "examples/x/after"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(ws, d), 0o755))
-	}
-	r := &report.Report{
-		Findings: []report.Finding{
-			finding("n", report.High, report.New, "overlays/prod/a.yaml", 3, "a"),
-			finding("u", report.High, report.Unchanged, "base/b.yaml", 4, "b"),
-			finding("f", report.High, report.Absent, "base/b.yaml", 5, "b"),
-			finding("nopath", report.High, report.New, "", 0, "c"),
-		},
-		Shadow: &report.Shadow{Head: &report.ShadowSide{Objects: []report.ShadowObject{{Kind: "Pod", Location: report.Location{Path: "base/p.yaml", Line: 1}}}}},
-	}
-	t.Chdir(ws)
-	relocate(r, ws, "examples/x/before", "examples/x/after")
-	assert.Equal(t, "examples/x/after/overlays/prod/a.yaml", r.Findings[0].Location.Path)
-	assert.Equal(t, "examples/x/after/base/b.yaml", r.Findings[1].Location.Path)
-	assert.Equal(t, "examples/x/before/base/b.yaml", r.Findings[2].Location.Path)
-	assert.Equal(t, "", r.Findings[3].Location.Path)
-	assert.Equal(t, "examples/x/after/base/p.yaml", r.Shadow.Head.Objects[0].Location.Path)
-
-	// Revisions: paths are repository paths already.
-	r2 := &report.Report{Findings: []report.Finding{finding("n", report.High, report.New, "deploy/a.yaml", 3, "a")}}
-	relocate(r2, ws, baseSHA, headSHA)
-	assert.Equal(t, "deploy/a.yaml", r2.Findings[0].Location.Path)
-	// A directory outside the workspace is left as it is.
-	r3 := &report.Report{Findings: []report.Finding{finding("n", report.High, report.New, "a.yaml", 3, "a")}}
-	relocate(r3, filepath.Join(ws, "examples"), t.TempDir(), t.TempDir())
-	assert.Equal(t, "a.yaml", r3.Findings[0].Location.Path)
-}

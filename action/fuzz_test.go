@@ -119,10 +119,10 @@ func checkTarget(t *testing.T, event string, p *payload, in Inputs, tg *Target) 
 	if tg == nil {
 		t.Fatal("resolveTarget returned neither a target nor an error")
 	}
-	if tg.Base == "" || tg.Head == "" {
+	if tg.Base == (verify.Source{}) || tg.Head == (verify.Source{}) {
 		t.Fatalf("empty base or head without an error: %+v", tg)
 	}
-	if in.Base != "" && tg.Base != in.Base || in.Head != "" && tg.Head != in.Head {
+	if in.Base != "" && tg.Base.Revision != in.Base || in.Head != "" && tg.Head.Revision != in.Head {
 		t.Fatalf("explicit inputs base %q, head %q lost: %+v", in.Base, in.Head, tg)
 	}
 	if tg.Event != event {

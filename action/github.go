@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,11 +70,12 @@ func commentMarker(category string) string {
 	return "<!-- aegis:sticky-comment category=" + category + " -->"
 }
 
-// ownComments lists the PR's comments that start with marker, oldest first,
-// following the Link header's rel="next" through every page.
-func (p *publisher) ownComments(ctx context.Context, pr int, marker string) ([]*github.IssueComment, error) {
+// markedComments lists the PR's comments that start with marker, oldest
+// first, following the Link header's rel="next" through every page. Anyone
+// can write the marker: whose comment it is, is ownComments' question.
+func (p *publisher) markedComments(ctx context.Context, pr int, marker string) ([]*github.IssueComment, error) {
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
-	var mine []*github.IssueComment
+	var marked []*github.IssueComment
 	for pages := 0; ; pages++ {
 		if pages == 100 {
 			return nil, fmt.Errorf("listing the comments of #%d: more than 100 pages", pr)
@@ -84,11 +86,11 @@ func (p *publisher) ownComments(ctx context.Context, pr int, marker string) ([]*
 		}
 		for _, c := range cs {
 			if strings.HasPrefix(strings.TrimLeft(c.GetBody(), " \t\r\n"), marker) {
-				mine = append(mine, c)
+				marked = append(marked, c)
 			}
 		}
 		if resp.NextPage == 0 {
-			return mine, nil
+			return marked, nil
 		}
 		opts.Page = resp.NextPage
 	}
@@ -98,12 +100,75 @@ func (p *publisher) ownComments(ctx context.Context, pr int, marker string) ([]*
 // 422; both stay within MaxCommentChars.
 type commentBodies func(maxChars int) string
 
+// ownComments keeps the marked comments that the token's identity wrote.
+// The marker proves nothing: anyone can start a comment with it, and GitHub
+// lets a token that may write to the repository edit, delete and hide
+// anyone's comment. Without this filter aegis would overwrite a reviewer's
+// comment, or adopt one that its author can later edit to show another
+// verdict. The identity is author (the comment-author input) or, when that
+// is empty, what GitHub says the token is; it is looked up only when there
+// is a marked comment to tell apart. It returns the identity, "" when
+// unknown: then no comment is aegis's, and aegis only ever posts anew.
+func (p *publisher) ownComments(ctx context.Context, pr int, marked []*github.IssueComment, author string) ([]*github.IssueComment, string) {
+	if len(marked) == 0 {
+		return nil, author
+	}
+	who := author
+	if who == "" {
+		login, err := p.viewer(ctx)
+		if err != nil {
+			p.log("warning: could not learn who the token is (%v): aegis edits, deletes and hides none of the comments that start with its marker and posts a new one; set the comment-author input to the token's login", err)
+		}
+		who = login
+	}
+	var mine []*github.IssueComment
+	for _, c := range marked {
+		login := c.GetUser().GetLogin()
+		if who != "" && strings.EqualFold(login, who) {
+			mine = append(mine, c)
+			continue
+		}
+		switch {
+		case who == "":
+			p.log("warning: comment %d on #%d by %q starts with aegis's marker, but the token's identity is unknown: aegis leaves the comment as it is", c.GetID(), pr, login)
+		default:
+			p.log("warning: comment %d on #%d starts with aegis's marker but was written by %q, not by the token's identity %q: aegis leaves it as it is (if %q is the token's login, set the comment-author input to it)", c.GetID(), pr, login, who, login)
+		}
+	}
+	return mine, who
+}
+
+// viewerQuery asks GitHub who the token is. Unlike GET /user, which answers
+// 403 to installation tokens, it works for every kind: a personal token
+// gives its user's login, the workflow's GITHUB_TOKEN "github-actions[bot]",
+// a GitHub App's installation token "<app-slug>[bot]".
+const viewerQuery = `query { viewer { login } }`
+
+// viewer is the login of the token's identity.
+func (p *publisher) viewer(ctx context.Context) (string, error) {
+	var data struct {
+		Viewer *struct {
+			Login string `json:"login"`
+		} `json:"viewer"`
+	}
+	if err := p.graphql(ctx, viewerQuery, nil, &data); err != nil {
+		return "", err
+	}
+	if data.Viewer == nil || data.Viewer.Login == "" {
+		return "", errors.New("GraphQL: the viewer has no login")
+	}
+	return data.Viewer.Login, nil
+}
+
 // upsertComment publishes the sticky comment per mode and returns its URL.
-func (p *publisher) upsertComment(ctx context.Context, pr int, marker, mode string, body commentBodies) (string, error) {
-	existing, err := p.ownComments(ctx, pr, marker)
+// Only the token's own comments are edited, deleted or hidden (see
+// ownComments); author is the comment-author input.
+func (p *publisher) upsertComment(ctx context.Context, pr int, marker, mode, author string, body commentBodies) (string, error) {
+	marked, err := p.markedComments(ctx, pr, marker)
 	if err != nil {
 		return "", err
 	}
+	existing, who := p.ownComments(ctx, pr, marked, author)
 	var latest *github.IssueComment
 	if len(existing) > 0 {
 		latest = existing[len(existing)-1]
@@ -138,6 +203,12 @@ func (p *publisher) upsertComment(ctx context.Context, pr int, marker, mode stri
 		return "", err
 	}
 	p.log("posted comment %d on #%d", c.GetID(), pr)
+	// GitHub names the author of what the token writes: if that is not
+	// who aegis took the token for, the next run will not find this
+	// comment (a wrong comment-author input).
+	if got := c.GetUser().GetLogin(); who != "" && got != "" && !strings.EqualFold(got, who) {
+		p.log("warning: GitHub posted comment %d as %q, but aegis took the token for %q: the next run will not recognise the comment as its own; set the comment-author input to %q", c.GetID(), got, who, got)
+	}
 	return c.GetHTMLURL(), nil
 }
 
@@ -215,20 +286,36 @@ func (p *publisher) minimize(ctx context.Context, nodeID string) error {
 	if nodeID == "" {
 		return errors.New("the comment has no node_id")
 	}
-	in := map[string]any{"query": minimizeMutation, "variables": map[string]any{"id": nodeID}}
+	var data struct {
+		MinimizeComment *struct {
+			MinimizedComment struct {
+				IsMinimized bool `json:"isMinimized"`
+			} `json:"minimizedComment"`
+		} `json:"minimizeComment"`
+	}
+	if err := p.graphql(ctx, minimizeMutation, map[string]any{"id": nodeID}, &data); err != nil {
+		return err
+	}
+	if data.MinimizeComment == nil || !data.MinimizeComment.MinimizedComment.IsMinimized {
+		return errors.New("GraphQL: the comment was not minimized")
+	}
+	return nil
+}
+
+// graphql posts query with vars to the GraphQL API and decodes its data
+// into data; errors in a 200 answer are a *GraphQLError.
+func (p *publisher) graphql(ctx context.Context, query string, vars map[string]any, data any) error {
+	in := map[string]any{"query": query}
+	if vars != nil {
+		in["variables"] = vars
+	}
 	req, err := p.gh.NewRequest(ctx, http.MethodPost, p.graphqlURL, in)
 	if err != nil {
 		return err
 	}
 	var out struct {
-		Data struct {
-			MinimizeComment *struct {
-				MinimizedComment struct {
-					IsMinimized bool `json:"isMinimized"`
-				} `json:"minimizedComment"`
-			} `json:"minimizeComment"`
-		} `json:"data"`
-		Errors []graphQLError `json:"errors"`
+		Data   json.RawMessage `json:"data"`
+		Errors []graphQLError  `json:"errors"`
 	}
 	if _, err := p.gh.Do(req, &out); err != nil {
 		return err
@@ -236,10 +323,10 @@ func (p *publisher) minimize(ctx context.Context, nodeID string) error {
 	if len(out.Errors) > 0 {
 		return &GraphQLError{Errors: out.Errors}
 	}
-	if out.Data.MinimizeComment == nil || !out.Data.MinimizeComment.MinimizedComment.IsMinimized {
-		return errors.New("GraphQL: the comment was not minimized")
+	if len(out.Data) == 0 || string(out.Data) == "null" {
+		return errors.New("GraphQL: the answer has no data")
 	}
-	return nil
+	return json.Unmarshal(out.Data, data)
 }
 
 // ---- the SARIF upload ----

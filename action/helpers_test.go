@@ -99,8 +99,8 @@ func newEnv(t *testing.T, srv *fakegithub.Server) env {
 	for _, side := range []string{"before", "after"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(dir, side), 0o755))
 	}
-	e[inputEnv(InputBase)] = filepath.Join(dir, "before")
-	e[inputEnv(InputHead)] = filepath.Join(dir, "after")
+	e[inputEnv(InputBaseDir)] = filepath.Join(dir, "before")
+	e[inputEnv(InputHeadDir)] = filepath.Join(dir, "after")
 	e.setEvent(t, "pull_request", filepath.Join(testdataDir, "pull_request.json"))
 	for k, v := range map[string]string{
 		"GITHUB_ACTIONS":      "true",
@@ -147,6 +147,7 @@ func gitWorkspace(t *testing.T, e env) (base, head string) {
 	head = git(t, repo, "rev-parse", "HEAD")
 	t.Chdir(repo)
 	e[inputEnv(InputBase)], e[inputEnv(InputHead)], e[inputEnv(InputPath)] = "", "", "deploy"
+	e[inputEnv(InputBaseDir)], e[inputEnv(InputHeadDir)] = "", ""
 	return base, head
 }
 
@@ -206,10 +207,10 @@ func (f *fakeVerify) run(_ context.Context, o verify.Options) (*verify.Result, e
 	if f.err != nil {
 		return nil, f.err
 	}
-	// Gate with the policy aegis resolved, as verify.Run does.
+	// Locate and gate with the policy aegis resolved, as verify.Run does.
 	rep := *f.rep
 	rep.Findings = append([]report.Finding(nil), f.rep.Findings...)
-	report.Gate(&rep, o.Config, time.Now())
+	verify.Decide(&rep, o)
 	return &verify.Result{Report: &rep}, nil
 }
 

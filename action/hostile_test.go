@@ -40,12 +40,14 @@ func TestActionHostileRevisions(t *testing.T) {
 		})
 	}
 
-	// A directory whose name starts with '-' is a directory, not an option.
+	// A directory whose name starts with '-' is a directory (base-dir),
+	// never a revision: git would read it as an option.
 	dir := filepath.Join(t.TempDir(), "-odd")
 	require.NoError(t, os.Mkdir(dir, 0o755))
-	assert.NoError(t, CheckRevision("base", dir))
-	assert.NoError(t, CheckRevision("base", "HEAD~1"))
-	assert.NoError(t, CheckRevision("base", baseSHA+"^1"))
+	assert.NoError(t, verify.CheckSource("base", verify.Source{Dir: dir}, "input base", "input base-dir"))
+	assert.Error(t, verify.CheckRevision("input base", "-odd"))
+	assert.NoError(t, verify.CheckRevision("input base", "HEAD~1"))
+	assert.NoError(t, verify.CheckRevision("input base", baseSHA+"^1"))
 }
 
 func TestActionPayloadNotUTF8(t *testing.T) {

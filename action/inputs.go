@@ -21,6 +21,8 @@ const (
 	InputPath               = "path"
 	InputBase               = "base"
 	InputHead               = "head"
+	InputBaseDir            = "base-dir"
+	InputHeadDir            = "head-dir"
 	InputConfig             = "config"
 	InputShadow             = "shadow"
 	InputKubeconfig         = "kubeconfig"
@@ -32,6 +34,7 @@ const (
 	InputUploadWait         = "upload-wait"
 	InputComment            = "comment"
 	InputCommentMode        = "comment-mode"
+	InputCommentAuthor      = "comment-author"
 	InputToken              = "token"
 	InputCategory           = "category"
 	InputAllowUntrustedHead = "allow-untrusted-head"
@@ -63,11 +66,13 @@ const (
 
 // Inputs are the step's parsed inputs.
 type Inputs struct {
-	Path   string
-	Base   string // empty: from the event
-	Head   string // empty: from the event
-	Config string // empty: .aegis.yaml if present
-	Shadow string
+	Path string
+	Base string // a revision; empty: from the event
+	Head string // a revision; empty: from the event
+	// BaseDir and HeadDir are directories in place of the revisions.
+	BaseDir, HeadDir string
+	Config           string // empty: .aegis.yaml if present
+	Shadow           string
 	// Kubeconfig is the kubeconfig's contents (a secret). Never logged.
 	Kubeconfig    string
 	ShadowTimeout time.Duration
@@ -80,6 +85,9 @@ type Inputs struct {
 	UploadWait  time.Duration
 	Comment     bool
 	CommentMode string
+	// CommentAuthor is the login the token writes comments as; empty: ask
+	// GitHub. Only comments by it are edited, deleted or hidden.
+	CommentAuthor string
 	// Token is the GitHub token. Never logged.
 	Token              string
 	Category           string
@@ -92,6 +100,10 @@ type Inputs struct {
 // categoryPattern keeps the category safe inside an HTML comment marker and
 // a SARIF automationDetails.id.
 var categoryPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
+
+// loginPattern is a GitHub login: a user's (letters, digits, hyphens; GHES
+// may also have '_' and '.') or an app's bot, "<app-slug>[bot]".
+var loginPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}(\[bot\])?$`)
 
 // readInputs reads every input the action declares, each exactly once and
 // unconditionally (the contract test records them), and validates them.
@@ -106,6 +118,8 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 		Path:        raw[InputPath],
 		Base:        raw[InputBase],
 		Head:        raw[InputHead],
+		BaseDir:     raw[InputBaseDir],
+		HeadDir:     raw[InputHeadDir],
 		Config:      raw[InputConfig],
 		Shadow:      raw[InputShadow],
 		Kubeconfig:  raw[InputKubeconfig],
@@ -115,6 +129,7 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 		Token:       raw[InputToken],
 		Category:    raw[InputCategory],
 	}
+	in.CommentAuthor = strings.TrimSpace(raw[InputCommentAuthor])
 	var errs []string
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Sprintf("input %s: ", name)+fmt.Sprintf(format, args...))
@@ -136,6 +151,9 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 	case CommentUpdate, CommentRecreate, CommentHideOld:
 	default:
 		bad(InputCommentMode, "%q is not one of update, recreate, hide-old", in.CommentMode)
+	}
+	if in.CommentAuthor != "" && !loginPattern.MatchString(in.CommentAuthor) {
+		bad(InputCommentAuthor, "%q is not a GitHub login (a user's, or an app's <app-slug>[bot])", in.CommentAuthor)
 	}
 	if v := raw[InputFailOn]; v != "" {
 		sev, err := report.ParseSeverity(v)
@@ -196,9 +214,9 @@ func lines(v string) []string {
 
 // inputNames is every input readInputs reads, in action.yml's order.
 var inputNames = []string{
-	InputPath, InputBase, InputHead, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
+	InputPath, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
 	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait,
-	InputComment, InputCommentMode, InputToken, InputCategory, InputAllowUntrustedHead,
+	InputComment, InputCommentMode, InputCommentAuthor, InputToken, InputCategory, InputAllowUntrustedHead,
 	InputValues, InputSet, InputReleaseName, InputNamespace, InputKubeVersion,
 }
 

@@ -86,7 +86,7 @@ median_ms() {
   done
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], NR}'
 }
-aegis_both() { bin/aegis verify -q --output json --config "$work/aegis.yaml" --base "$1/before" --head "$1/after" overlays/prod; }
+aegis_both() { bin/aegis verify -q --output json --config "$work/aegis.yaml" --base-dir "$1/before" --head-dir "$1/after" overlays/prod; }
 kustomize_both() { "$tools/kustomize" build "$1/before/overlays/prod" && "$tools/kustomize" build "$1/after/overlays/prod"; }
 gen_tree() { # gen_tree N: a generated tree of N resources per side
   local dir=$work/tree-$1
@@ -100,7 +100,7 @@ t=$(gen_tree "$resources")
 read -r aegis_ms aegis_runs < <(median_ms "$runs" aegis_both "$t")
 read -r kustomize_ms kustomize_runs < <(median_ms "$runs" kustomize_both "$t")
 [[ -n "$aegis_ms" && -n "$kustomize_ms" ]] || { echo "bench: a measurement failed (above)" >&2; exit 1; }
-rss_kb=$( { /usr/bin/time -v bin/aegis verify -q --output json --config "$work/aegis.yaml" --base "$t/before" --head "$t/after" overlays/prod >/dev/null || true; } 2>&1 | awk -F': ' '/Maximum resident set size/ {print $2}')
+rss_kb=$( { /usr/bin/time -v bin/aegis verify -q --output json --config "$work/aegis.yaml" --base-dir "$t/before" --head-dir "$t/after" overlays/prod >/dev/null || true; } 2>&1 | awk -F': ' '/Maximum resident set size/ {print $2}')
 rss_mib=$((rss_kb / 1024))
 main_ratio=$(ratio "$aegis_ms" "$kustomize_ms")
 cat <<TXT

@@ -47,8 +47,8 @@ for row in "${examples[@]}"; do
   read -r name path want <<<"$row"
   out=".cache/demo/$name"
   mkdir -p "$out"
-  echo "\$ aegis verify --shadow=$shadow --base examples/$name/before --head examples/$name/after $path"
-  bin/aegis verify --shadow="$shadow" "${kube_args[@]}" --base "examples/$name/before" --head "examples/$name/after" \
+  echo "\$ aegis verify --shadow=$shadow -c .aegis.yaml --base-dir examples/$name/before --head-dir examples/$name/after $path"
+  bin/aegis verify --shadow="$shadow" "${kube_args[@]}" -c .aegis.yaml --base-dir "examples/$name/before" --head-dir "examples/$name/after" \
     --sarif "$out/aegis.sarif" --json "$out/report.json" --markdown "$out/comment.md" "$path"
   got=$?
   if [[ "$got" != "$want" ]]; then

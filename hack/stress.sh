@@ -79,7 +79,7 @@ for r in $(seq "$ROUNDS"); do
       set +e
       s=$(date +%s%N)
       bin/aegis verify -q --shadow="$SHADOW" --shadow-timeout="$SHADOW_TIMEOUT" --kubeconfig "$kubeconfig" --run-id "$run" \
-        --base "examples/$EXAMPLE/before" --head "examples/$EXAMPLE/after" "$EXAMPLE_PATH" >"$logs/$run.out" 2>"$logs/$run.err"
+        -c .aegis.yaml --base-dir "examples/$EXAMPLE/before" --head-dir "examples/$EXAMPLE/after" "$EXAMPLE_PATH" >"$logs/$run.out" 2>"$logs/$run.err"
       echo "$? $(( ($(date +%s%N) - s) / 1000000 ))" >"$logs/$run.rc"
     ) &
   done

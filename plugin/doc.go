@@ -15,6 +15,18 @@
 // options, and Applications are read as unstructured objects. A separate
 // tool module (hack/tools/argocde2e) drives the real argocd-cmp-server.
 //
+// # Who decides how strict the gate is
+//
+// The revision being synced and the Application's parameters and plugin env
+// are controlled, in an app-of-apps repository, by the same pull request.
+// So the gate's policy is the cluster's (ClusterPolicy): the ConfigMap
+// aegis-policy that the platform team installs with the plugin, mounted
+// into the sidecar at a path of the sidecar's own spec and read again by
+// the gate from the API. The revision's .aegis.yaml may only tighten it
+// (ClusterPolicy.Apply); a parameter that would loosen the gate is refused
+// unless the ConfigMap's gate.yaml allows it (ClusterPolicy.Judge, and
+// ClusterPolicy.CheckGate in the gate). docs/argocd.md is the user's guide.
+//
 // # generate
 //
 // Generate renders the app path exactly as `aegis verify` renders a side
@@ -27,9 +39,14 @@
 //     set's Secrets travel apart in one Secret hook (Encoded), so that no
 //     Secret value lands in a ConfigMap or in Argo CD's UI;
 //   - a PreSync hook Job (BeforeHookCreation, bounded activeDeadlineSeconds,
-//     service account aegis-gate) running `aegis argocd presync` for exactly
-//     that set: its digest and the policy's digest are in the Job's
-//     arguments, so the Job cannot be pointed at another set.
+//     service account aegis-gate, the cluster policy's image) running
+//     `aegis argocd presync` for exactly that set: its digest, the
+//     revision policy's digest and the cluster policy's namespace are in
+//     the Job's arguments, so the Job cannot be pointed at another set.
+//
+// A set that writes into the gate's namespace, or writes the cluster
+// policy's ConfigMap, is refused: it could bring its own verdicts or its
+// own policy.
 //
 // The gate's waves are below every PreSync hook of the set, so that nothing
 // of the change runs before the gate has decided.
@@ -37,8 +54,9 @@
 // # presync
 //
 // Presync runs in the cluster. It reads the set back and checks its digest
-// (a forged or stale ConfigMap fails closed), returns at once when a passing
-// verdict for this digest and policy is recorded and not expired, and
+// (a forged or stale ConfigMap fails closed), reads the cluster policy and
+// applies it as the revision may tighten it, returns at once when a passing
+// verdict for this digest and applied policy is recorded and not expired, and
 // otherwise verifies the set (the head) against the live objects of the
 // destination namespace (the base, ReadLive: what Argo CD tracks for the
 // app and what the set replaces, never Secrets) with verify.RunSets: shadow

@@ -26,6 +26,9 @@ type GateSpec struct {
 	// Set is the rendered app and Policy its .aegis.yaml.
 	Set    *manifest.Set
 	Policy Policy
+	// PolicyNamespace holds the cluster policy's ConfigMap, which the gate
+	// reads (default DefaultPolicyNamespace).
+	PolicyNamespace string
 }
 
 // Gate returns the objects generate appends to the rendered set: the
@@ -107,6 +110,10 @@ func Gate(spec GateSpec) ([]*unstructured.Unstructured, error) {
 		out = append(out, u)
 	}
 
+	policyNS := spec.PolicyNamespace
+	if policyNS == "" {
+		policyNS = DefaultPolicyNamespace
+	}
 	deadline := int64(s.GateTimeout / time.Second)
 	args := []string{"argocd", "presync",
 		"--app", s.App,
@@ -117,6 +124,7 @@ func Gate(spec GateSpec) ([]*unstructured.Unstructured, error) {
 		"--chunks", strconv.Itoa(len(chunks)),
 		"--digest", digest,
 		"--policy-digest", policyDigest,
+		"--policy-namespace", policyNS,
 		"--shadow", s.Shadow,
 		"--shadow-timeout", s.ShadowTimeout.String(),
 		"--verdict-ttl", s.VerdictTTL.String(),

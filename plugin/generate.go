@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/manifest"
@@ -18,9 +19,10 @@ import (
 	"github.com/kube-sentient/aegis/verify"
 )
 
-// PolicyFile is the policy: generate uses the nearest one in the app path
-// or above it in the repository (FindPolicy), as `aegis verify` run at the
-// repository's root reads the root's; plugin.yaml's discovery looks for it.
+// PolicyFile is the revision's policy: generate uses the nearest one in the
+// app path or above it in the repository (FindPolicy), as `aegis verify`
+// run at the repository's root reads the root's; plugin.yaml's discovery
+// looks for it. It may only tighten the cluster policy (ClusterPolicy.Apply).
 const PolicyFile = ".aegis.yaml"
 
 // GenerateOptions of one generate run.
@@ -36,6 +38,14 @@ type GenerateOptions struct {
 	ToolVersion string
 	// Limits bound the rendering (zero: manifest.DefaultLimits).
 	Limits manifest.Limits
+	// Cluster is the cluster policy (LoadClusterPolicyDir of the sidecar's
+	// mount); nil is the built-in one, which nothing may loosen.
+	Cluster *ClusterPolicy
+	// PolicyNamespace is where the cluster policy's ConfigMap lives, for
+	// the gate to read it again (default DefaultPolicyNamespace). It comes
+	// from the sidecar's own environment (EnvPolicyNamespace), never from
+	// the Application.
+	PolicyNamespace string
 }
 
 // Generated is the output of generate.
@@ -44,6 +54,9 @@ type Generated struct {
 	Set      *manifest.Set
 	Policy   Policy
 	Settings Settings
+	// Applied is the policy the gate will apply, as generate sees the
+	// cluster policy (the gate reads the cluster policy again).
+	Applied *Applied
 	// Gate holds the gate's objects, nil when the gate parameter is false.
 	Gate []*unstructured.Unstructured
 }
@@ -58,6 +71,22 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 	s, err := o.Env.Settings(o.ToolVersion)
 	if err != nil {
 		return nil, err
+	}
+	cluster := BuiltinClusterPolicy("no ConfigMap " + ClusterPolicyConfigMap)
+	if o.Cluster != nil {
+		cluster = *o.Cluster
+	}
+	// Before anything is read from the revision: a refused parameter is
+	// refused whatever the revision holds.
+	if err := cluster.Judge(&s, o.ToolVersion); err != nil {
+		return nil, err
+	}
+	policyNS := o.PolicyNamespace
+	if policyNS == "" {
+		policyNS = DefaultPolicyNamespace
+	}
+	if errs := validation.IsDNS1123Label(policyNS); len(errs) > 0 {
+		return nil, &verify.InputError{Msg: fmt.Sprintf("%s %q is not a namespace name: %s (the sidecar sets it from its own namespace; see plugin/install/repo-server)", EnvPolicyNamespace, policyNS, strings.Join(errs, "; "))}
 	}
 	dir := o.Dir
 	if dir == "" {
@@ -84,6 +113,10 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 	if err != nil {
 		return nil, err
 	}
+	applied, err := cluster.Apply(policy, s.FailOn)
+	if err != nil {
+		return nil, err
+	}
 	ropts := render.Options{
 		ReleaseName: s.ReleaseName,
 		Namespace:   o.Env.AppNamespace,
@@ -97,14 +130,17 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Generated{Type: res.Type, Set: res.Set, Policy: policy, Settings: s}
+	g := &Generated{Type: res.Type, Set: res.Set, Policy: policy, Settings: s, Applied: applied}
+	if err := checkClusterPolicy(res.Set, o.Env.AppNamespace, policyNS); err != nil {
+		return nil, err
+	}
 	if !s.Gate {
 		return g, nil
 	}
 	if err := checkGateNamespace(res.Set, o.Env.AppNamespace, s.GateNamespace); err != nil {
 		return nil, err
 	}
-	g.Gate, err = Gate(GateSpec{Settings: s, Namespace: o.Env.AppNamespace, Revision: o.Env.Revision, RepoURL: o.Env.RepoURL, Set: res.Set, Policy: policy})
+	g.Gate, err = Gate(GateSpec{Settings: s, Namespace: o.Env.AppNamespace, Revision: o.Env.Revision, RepoURL: o.Env.RepoURL, Set: res.Set, Policy: policy, PolicyNamespace: policyNS})
 	if err != nil {
 		return nil, err
 	}
@@ -188,6 +224,23 @@ func checkGateNamespace(set *manifest.Set, dest, gateNS string) error {
 	for _, o := range set.Objects {
 		if o.GetNamespace() == gateNS || (o.GetKind() == "Namespace" && o.GroupVersionKind().Group == "" && o.GetName() == gateNS) {
 			return &manifest.SourceError{Location: o.Origin.Location, Msg: fmt.Sprintf("%s is in (or is) the gate's namespace %s: a change may not write where aegis keeps its verdicts", o.ID(), gateNS)}
+		}
+	}
+	return nil
+}
+
+// checkClusterPolicy refuses a set that writes the cluster policy's
+// ConfigMap: in an app-of-apps repository the parent app may deploy into
+// Argo CD's namespace, and a change must not rewrite the policy it is
+// judged by (the sidecar's mount and the gate would both read it).
+func checkClusterPolicy(set *manifest.Set, dest, policyNS string) error {
+	for _, o := range set.Objects {
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = dest
+		}
+		if o.GetKind() == "ConfigMap" && o.GroupVersionKind().Group == "" && o.GetName() == ClusterPolicyConfigMap && ns == policyNS {
+			return &manifest.SourceError{Location: o.Origin.Location, Msg: fmt.Sprintf("%s is the cluster policy of aegis (%s/%s): a change may not rewrite the policy it is judged by; the platform team manages it outside the apps aegis gates", o.ID(), policyNS, ClusterPolicyConfigMap)}
 		}
 	}
 	return nil

@@ -435,7 +435,11 @@ func TestGenerateRefusesTheGateNamespace(t *testing.T) {
 	assert.Contains(t, err.Error(), "destination namespace is the gate's namespace")
 
 	a.Params = []Parameter{{Name: ParamGate, String: str("false")}}
-	g, err := generateIn(t, root, "app", a)
+	a.Path = "app"
+	env, err := ParseEnv(argoEnviron(a))
+	require.NoError(t, err)
+	cp := clusterPolicy(t, "", rulesHead+"allowParameters: [gate]\n") // gate=false loosens: the cluster must allow it
+	g, err := Generate(context.Background(), GenerateOptions{Dir: filepath.Join(root, "app"), Env: env, Cluster: &cp})
 	require.NoError(t, err, "without the gate there is nothing to protect")
 	assert.Empty(t, g.Gate)
 }

@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kube-sentient/aegis/config"
 )
 
 // build runs kustomize (krusty, the library behind `kustomize build` and
@@ -143,6 +145,37 @@ func TestInstallSidecarAgainstContracts(t *testing.T) {
 	want, err := os.ReadFile("plugin.yaml")
 	require.NoError(t, err)
 	assert.Equal(t, string(want), cm.Data["plugin.yaml"], "the sidecar reads plugin/plugin.yaml")
+
+	// The cluster policy: the ConfigMap aegis-policy by its own name (the
+	// gate reads it by name), mounted read-only as a directory (so that the
+	// kubelet refreshes it) at generate's default --cluster-policy, its
+	// volume optional; the namespace the gate reads it from is the pod's.
+	pol := mounts[DefaultClusterPolicyDir]
+	assert.True(t, pol.ReadOnly)
+	assert.Empty(t, pol.SubPath)
+	require.NotNil(t, volumes[pol.Name].ConfigMap)
+	assert.Equal(t, ClusterPolicyConfigMap, volumes[pol.Name].ConfigMap.Name)
+	require.NotNil(t, volumes[pol.Name].ConfigMap.Optional)
+	assert.True(t, *volumes[pol.Name].ConfigMap.Optional, "no ConfigMap: the built-in policy, not a sidecar that does not start")
+	var nsEnv *corev1.EnvVar
+	for i := range sidecar.Env {
+		if sidecar.Env[i].Name == EnvPolicyNamespace {
+			nsEnv = &sidecar.Env[i]
+		}
+	}
+	require.NotNil(t, nsEnv, "the sidecar tells generate its namespace")
+	require.NotNil(t, nsEnv.ValueFrom)
+	require.NotNil(t, nsEnv.ValueFrom.FieldRef)
+	assert.Equal(t, "metadata.namespace", nsEnv.ValueFrom.FieldRef.FieldPath)
+	policy := convert[corev1.ConfigMap](t, find(objs, "ConfigMap", "argocd", ClusterPolicyConfigMap))
+	cp, err := ParseClusterPolicy("install", policy.Data)
+	require.NoError(t, err, "the shipped cluster policy is valid")
+	assert.Equal(t, config.Default().FailOn, cp.Config.FailOn, "and is the built-in one")
+	assert.Empty(t, cp.Config.Waivers)
+	assert.Empty(t, cp.Gate.AllowParameters, "nothing may loosen the gate by default")
+	assert.Empty(t, cp.Gate.AllowImages)
+	assert.Equal(t, DefaultGateNamespace, cp.GateNamespace())
+	assert.Equal(t, DefaultImage("v1.0.0"), cp.GateImage("v1.0.0"))
 }
 
 // repo-server/plugin.yaml is a copy (kustomize reads nothing outside the
@@ -190,6 +223,7 @@ var gatePermissions = []permission{
 	{"", "secrets", "delete", "aegis-system", "", "collectOldSets"},
 	{"argoproj.io", "applications", "get", "argocd", "", "emitEvent: the Application's uid"},
 	{"", "events", "create", "argocd", "", "emitEvent"},
+	{"", "configmaps", "get", "argocd", ClusterPolicyConfigMap, "ReadClusterPolicy"},
 	{"apps", "deployments", "list", "*", "", "ReadLive"},
 	{"", "services", "list", "*", "", "ReadLive"},
 	{"", "configmaps", "list", "*", "", "ReadLive"},
@@ -284,6 +318,7 @@ func TestInstallRBACCoversThePresyncCalls(t *testing.T) {
 		{"", "secrets", "get", "argocd", "", "never read Argo CD's Secrets"},
 		{"", "configmaps", "update", "aegis-system", "aegis-set-x-0", "only the verdicts are updated"},
 		{"", "configmaps", "delete", "argocd", "", "no deletes outside aegis-system"},
+		{"", "configmaps", "update", "argocd", ClusterPolicyConfigMap, "the gate never changes the policy it applies"},
 		{"argoproj.io", "applications", "update", "argocd", "", "the Application is only read"},
 		{"rbac.authorization.k8s.io", "clusterroles", "create", "", "", "no cluster-scoped object is applied"},
 		{"rbac.authorization.k8s.io", "clusterrolebindings", "patch", "", "", "no cluster-scoped object is applied"},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,12 +53,17 @@ type PresyncOptions struct {
 	// Shadow is verify.ShadowHead or verify.ShadowBoth.
 	Shadow        string
 	ShadowOptions shadow.Options
-	// Config, when set, is the policy (an administrator's), replacing the
-	// app's .aegis.yaml carried with the set; ConfigDigest is the digest of
-	// its file. FailOn overrides its failOn.severity.
-	Config       *config.Config
-	ConfigDigest string
-	FailOn       string
+	// PolicyNamespace holds the cluster policy's ConfigMap
+	// (ClusterPolicyConfigMap), which the gate reads itself (default
+	// DefaultPolicyNamespace). Cluster, when set, is used instead of reading
+	// it (tests). Config, when set, replaces the cluster policy's
+	// policy.yaml (an administrator's file in the gate's pod). The
+	// revision's .aegis.yaml carried with the set and FailOn may only
+	// tighten the result (ClusterPolicy.Apply).
+	PolicyNamespace string
+	Cluster         *ClusterPolicy
+	Config          *config.Config
+	FailOn          string
 	// Scanners builds the scanners for the policy (the CLI's buildScanners);
 	// the returned func releases them.
 	Scanners    func(cfg *config.Config, shadowMode string) ([]scanners.Scanner, func(), error)
@@ -134,6 +140,9 @@ func (o *PresyncOptions) defaults() error {
 	if o.AppNamespace == "" {
 		o.AppNamespace = DefaultAppNamespace
 	}
+	if o.PolicyNamespace == "" {
+		o.PolicyNamespace = DefaultPolicyNamespace
+	}
 	if o.Verdicts == "" {
 		o.Verdicts = VerdictsConfigMap
 	}
@@ -174,17 +183,26 @@ func (g *gate) run(ctx context.Context) (*PresyncResult, error) {
 	}
 	o.Progress("gate %s: rendered set %s read back (%d objects)%s", o.App, shortDigest(o.Digest), set.Set.Len(), policyText(set.Policy))
 
-	cfg, err := g.policy(set.Policy)
+	applied, err := g.policy(ctx, set.Policy)
 	if err != nil {
 		return nil, err
 	}
+	cfg := applied.Config
+	note := ""
+	if n := applied.Note(); n != "" {
+		o.Progress("%s", n)
+		note = " (" + n + ")"
+	}
 	store := &VerdictStore{Client: g.client, Namespace: o.GateNamespace, Name: o.Verdicts}
-	key := PolicyKey(o.PolicyDigest, o.ConfigDigest, o.FailOn, o.Shadow)
+	key, err := PolicyKey(cfg, o.Shadow)
+	if err != nil {
+		return nil, err
+	}
 	if rec, err := store.Lookup(ctx, o.App, o.Digest, key, o.Now()); err != nil {
 		o.Progress("no recorded verdict used: %v", err)
 	} else if rec != nil {
-		msg := fmt.Sprintf("aegis gate passed %s (%s): a passing verdict for this rendered set and policy was recorded at %s (valid until %s)",
-			shortDigest(o.Digest), revisionText(o.Revision), rec.RecordedAt.UTC().Format(time.RFC3339), rec.ExpiresAt.UTC().Format(time.RFC3339))
+		msg := fmt.Sprintf("aegis gate passed %s (%s): a passing verdict for this rendered set and policy was recorded at %s (valid until %s)%s",
+			shortDigest(o.Digest), revisionText(o.Revision), rec.RecordedAt.UTC().Format(time.RFC3339), rec.ExpiresAt.UTC().Format(time.RFC3339), note)
 		o.Progress("%s", msg)
 		ev := g.event(ctx, corev1.EventTypeNormal, ReasonPassed, msg)
 		g.collectOldSets(ctx)
@@ -236,49 +254,71 @@ func (g *gate) run(ctx context.Context) (*PresyncResult, error) {
 	case report.Error:
 		evType, reason = corev1.EventTypeWarning, ReasonError
 	}
-	msg := fmt.Sprintf("aegis gate %s %s (%s) in %s: %s", verdictVerb(r.Verdict), shortDigest(o.Digest), revisionText(o.Revision),
-		now.Sub(start).Round(time.Second), strings.Join(eventReasons(r), " "))
+	msg := fmt.Sprintf("aegis gate %s %s (%s) in %s: %s%s", verdictVerb(r.Verdict), shortDigest(o.Digest), revisionText(o.Revision),
+		now.Sub(start).Round(time.Second), strings.Join(eventReasons(r), " "), note)
 	ev := g.event(ctx, evType, reason, msg)
 	g.collectOldSets(ctx)
 	return &PresyncResult{Verdict: r.Verdict, Report: r, Policy: cfg, Event: ev}, nil
 }
 
 // PolicyKey is what a recorded verdict was decided under, beside the set:
-// the app's policy, an administrator's policy, the fail-on override and the
-// shadow mode. A verdict recorded under laxer settings never lets a sync
-// under stricter ones pass at once.
-func PolicyKey(policyDigest, configDigest, failOn, shadowMode string) string {
-	sum := sha256.Sum256([]byte("policy=" + policyDigest + "\nconfig=" + configDigest + "\nfail-on=" + failOn + "\nshadow=" + shadowMode + "\n"))
-	return "sha256:" + hex.EncodeToString(sum[:])
+// the policy the gate applied (the cluster policy as tightened by the
+// revision and fail-on, ClusterPolicy.Apply) and the shadow mode. A verdict
+// recorded under laxer settings never lets a sync under stricter ones pass
+// at once; what the gate did not honour of a revision's policy does not
+// change the key, as it did not change the verdict.
+func PolicyKey(applied *config.Config, shadowMode string) (string, error) {
+	// yaml, not json: config's derived fields (a waiver's line, its parsed
+	// expiry) are yaml:"-", and only what the policy says belongs in the key.
+	b, err := yaml.Marshal(applied)
+	if err != nil {
+		return "", fmt.Errorf("the applied policy: %w", err)
+	}
+	sum := sha256.Sum256(append(append(b, "\nshadow="...), shadowMode...))
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
 }
 
-// policy is the administrator's policy, else the app's .aegis.yaml carried
-// with the set, else the defaults; --fail-on applies on top.
-func (g *gate) policy(p Policy) (*config.Config, error) {
-	cfg := g.o.Config
-	if cfg == nil && len(p.Data) > 0 {
-		path := p.Path
-		if path == "" {
-			path = PolicyFile
-		}
-		c, err := config.Parse(path, p.Data)
-		if err != nil {
+// policy is the policy the gate applies: the cluster policy it reads
+// itself (ClusterPolicyConfigMap in PolicyNamespace; none is the built-in
+// one; --config replaces its policy.yaml), which the Job's arguments may
+// not loosen (CheckGate), tightened by the revision's policy p and
+// --fail-on (ClusterPolicy.Apply).
+func (g *gate) policy(ctx context.Context, p Policy) (*Applied, error) {
+	var cp ClusterPolicy
+	if g.o.Cluster != nil {
+		cp = *g.o.Cluster
+	} else {
+		var err error
+		if cp, err = ReadClusterPolicy(ctx, g.client, g.o.PolicyNamespace); err != nil {
 			return nil, err
 		}
-		c.Path = "" // relative paths in the policy do not resolve in the gate's pod
-		cfg = c
 	}
-	if cfg == nil {
-		cfg = config.Default()
+	if g.o.Config != nil {
+		c := *g.o.Config
+		cp.Config, cp.Source = &c, cp.Source+", with policy.yaml replaced by "+g.o.Config.Path
 	}
-	if g.o.FailOn != "" {
-		sev, err := report.ParseSeverity(g.o.FailOn)
-		if err != nil {
-			return nil, &verify.InputError{Msg: fmt.Sprintf("--fail-on: %v", err)}
-		}
-		cfg.FailOn.Severity = string(sev)
+	g.o.Progress("cluster policy: %s", cp.source())
+	if err := cp.CheckGate(g.o.GateNamespace, g.o.FailOn, g.o.VerdictTTL); err != nil {
+		return nil, err
 	}
-	return cfg, nil
+	return cp.Apply(p, g.o.FailOn)
+}
+
+// ReadClusterPolicy reads the ConfigMap ClusterPolicyConfigMap in
+// namespace from the API. A missing ConfigMap is the built-in policy; any
+// other error stops the gate (it cannot know the policy: fail closed).
+func ReadClusterPolicy(ctx context.Context, client kubernetes.Interface, namespace string) (ClusterPolicy, error) {
+	cm, err := client.CoreV1().ConfigMaps(namespace).Get(ctx, ClusterPolicyConfigMap, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return BuiltinClusterPolicy("no ConfigMap " + namespace + "/" + ClusterPolicyConfigMap), nil
+	}
+	if err != nil {
+		return ClusterPolicy{}, fmt.Errorf("reading the cluster policy %s/%s: %w (the gate's Role in %s must allow get on it: see plugin/install/gate)", namespace, ClusterPolicyConfigMap, err, namespace)
+	}
+	if len(cm.BinaryData) > 0 {
+		return ClusterPolicy{}, &config.Error{Path: "ConfigMap " + namespace + "/" + ClusterPolicyConfigMap, Msg: "holds binaryData: the cluster policy is text (keys " + ClusterPolicyKey + " and " + GateRulesKey + ")"}
+	}
+	return ParseClusterPolicy("ConfigMap "+namespace+"/"+ClusterPolicyConfigMap, cm.Data)
 }
 
 func (g *gate) event(ctx context.Context, evType, reason, msg string) *corev1.Event {

@@ -129,6 +129,7 @@ func newGateCluster(t *testing.T) *gateCluster {
 		g.namespace(t, ns)
 	}
 	ensureApplicationCRD(t, dyn)
+	g.setClusterPolicy(t, "")
 	return g
 }
 
@@ -224,16 +225,56 @@ func (g *gateCluster) deployLive(t *testing.T, set *manifest.Set, instance strin
 // Application instance and returns the result.
 func (g *gateCluster) generate(t *testing.T, instance, app string, params ...Parameter) *Generated {
 	t.Helper()
+	return g.generateFiles(t, instance, map[string]string{"apps/web/app.yaml": app}, params...)
+}
+
+// generateFiles is generate with the repository's files, under the test's
+// cluster policy (clusterPolicy): the gate namespace is the test's.
+func (g *gateCluster) generateFiles(t *testing.T, instance string, files map[string]string, params ...Parameter) *Generated {
+	t.Helper()
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{"apps/web/app.yaml": app})
+	writeFiles(t, root, files)
 	a := baseApp()
 	a.InstanceName, a.DestNamespace, a.Path = instance, g.dest, "apps/web"
-	a.Params = append([]Parameter{{Name: ParamGateNamespace, String: str(g.gateNS)}}, params...)
+	a.Params = params
 	env, err := ParseEnv(argoEnviron(a))
 	require.NoError(t, err)
-	gen, err := Generate(context.Background(), GenerateOptions{Dir: filepath.Join(root, "apps", "web"), Env: env, ToolVersion: "dev"})
+	cp := g.clusterPolicy(t)
+	gen, err := Generate(context.Background(), GenerateOptions{Dir: filepath.Join(root, "apps", "web"), Env: env, ToolVersion: "dev", Cluster: &cp, PolicyNamespace: g.appNS})
 	require.NoError(t, err)
 	return gen
+}
+
+// clusterRules is the test's gate.yaml: its own gate namespace.
+func (g *gateCluster) clusterRules() string {
+	return "apiVersion: aegis.dev/v1alpha1\nkind: GateRules\ngateNamespace: " + g.gateNS + "\n"
+}
+
+// setClusterPolicy writes the cluster policy's ConfigMap where the gate
+// reads it (the apps namespace stands for Argo CD's): policy.yaml as
+// given ("" for none) and the test's gate.yaml.
+func (g *gateCluster) setClusterPolicy(t *testing.T, policy string) {
+	t.Helper()
+	data := map[string]string{GateRulesKey: g.clusterRules()}
+	if policy != "" {
+		data[ClusterPolicyKey] = policy
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ClusterPolicyConfigMap, Namespace: g.appNS}, Data: data}
+	cms := g.cs.CoreV1().ConfigMaps(g.appNS)
+	if _, err := cms.Update(context.Background(), cm, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
+		_, err = cms.Create(context.Background(), cm, metav1.CreateOptions{})
+		require.NoError(t, err)
+	} else {
+		require.NoError(t, err)
+	}
+}
+
+// clusterPolicy is what the sidecar's mount holds: the ConfigMap as it is.
+func (g *gateCluster) clusterPolicy(t *testing.T) ClusterPolicy {
+	t.Helper()
+	cp, err := ReadClusterPolicy(context.Background(), g.cs, g.appNS)
+	require.NoError(t, err)
+	return cp
 }
 
 // syncHooks creates the gate's ConfigMap hooks, as the PreSync phase does
@@ -276,7 +317,7 @@ func (g *gateCluster) presyncOptions(t *testing.T, gen *Generated, runID string,
 	require.NoError(t, err)
 	return PresyncOptions{
 		Kube: g.cfg, App: f["app"], AppNamespace: f["app-namespace"], Namespace: f["namespace"], GateNamespace: f["gate-namespace"],
-		SetName: f["set-name"], Chunks: chunks, Digest: f["digest"], PolicyDigest: f["policy-digest"], Revision: f["revision"],
+		SetName: f["set-name"], Chunks: chunks, Digest: f["digest"], PolicyDigest: f["policy-digest"], PolicyNamespace: f["policy-namespace"], Revision: f["revision"],
 		VerdictTTL: ttl, Shadow: f["shadow"], FailOn: f["fail-on"],
 		ShadowOptions: shadow.Options{RunID: runID, HealthTimeout: min(shadowTimeout, 2*time.Minute)},
 		Scanners:      scan,
@@ -470,6 +511,63 @@ func TestIntegrationPresync(t *testing.T) {
 	}
 	assert.Equal(t, 3, reasons[ReasonPassed], "%v", reasons)
 	assert.Equal(t, 2, reasons[ReasonFailed], "%v", reasons)
+}
+
+// The gate applies the cluster policy it reads from the API, which the
+// synced revision may only tighten: a revision that waives its own new
+// finding and raises failOn still fails, and the Application hears what was
+// not honoured; the platform's own waiver in the ConfigMap is honoured at
+// the next sync of the same set, without a new generate; and a pass
+// recorded under that waiver is not reused once the ConfigMap drops it.
+func TestIntegrationPresyncClusterPolicy(t *testing.T) {
+	g := newGateCluster(t)
+	ctx := context.Background()
+	name := "policy-" + g.suffix
+	g.application(t, g.appNS, name)
+	instance := g.appNS + "_" + name
+	g.deployLive(t, g.generate(t, instance, webApp).Set, instance)
+
+	hostile := g.generateFiles(t, instance, map[string]string{
+		"apps/web/app.yaml": withHostPath,
+		"apps/web/.aegis.yaml": `apiVersion: aegis.dev/v1alpha1
+kind: Config
+failOn: {severity: critical}
+waivers:
+  - {ruleId: pss.hostPathVolumes, reason: "we need the logs", owner: the-pr, expires: "2999-12-31"}
+`})
+	require.Equal(t, "apps/web/.aegis.yaml", hostile.Policy.Path)
+	g.syncHooks(t, hostile)
+	run := func(runID string) *PresyncResult {
+		t.Helper()
+		g.collectRun(t, runID)
+		res, err := Presync(ctx, g.presyncOptions(t, hostile, runID, liveScanners(nil)))
+		require.NoError(t, err)
+		assert.Empty(t, g.runNamespaces(t, runID))
+		return res
+	}
+
+	res := run("rev" + g.suffix)
+	assert.Equal(t, report.Fail, res.Verdict, "%v", res.Report.Reasons)
+	assert.Equal(t, "high", res.Policy.FailOn.Severity)
+	assert.Empty(t, res.Policy.Waivers)
+	require.NotNil(t, res.Event)
+	assert.Contains(t, res.Event.Message, "the revision's policy apps/web/.aegis.yaml: not honoured (the revision may only tighten the cluster policy): failOn.severity critical (the gate fails on high), 1 waiver")
+
+	g.setClusterPolicy(t, `apiVersion: aegis.dev/v1alpha1
+kind: Config
+waivers:
+  - {ruleId: pss.hostPathVolumes, reason: "log shipping, approved by platform", owner: platform, expires: "2999-12-31"}
+`)
+	res = run("waived" + g.suffix)
+	assert.Equal(t, report.Pass, res.Verdict, "the platform's waiver: %v", res.Report.Reasons)
+	assert.Nil(t, res.Cached)
+	require.Len(t, res.Policy.Waivers, 1)
+	assert.Equal(t, "platform", res.Policy.Waivers[0].Owner)
+
+	g.setClusterPolicy(t, "")
+	res = run("unwaived" + g.suffix)
+	assert.Nil(t, res.Cached, "the pass was recorded under another policy")
+	assert.Equal(t, report.Fail, res.Verdict)
 }
 
 // A ConfigMap whose annotations name the generated digest but whose

@@ -135,17 +135,37 @@ func TestSetCodecRefusesTampering(t *testing.T) {
 	assert.Contains(t, err.Error(), "more than 64 bytes")
 }
 
+// The verdict cache is keyed on the policy the gate applied: a stricter
+// policy or another shadow mode is another key; a revision policy whose
+// only difference the gate ignored (a waiver) is the same key, as it was
+// the same verdict.
 func TestPolicyKey(t *testing.T) {
-	base := PolicyKey("sha256:a", "", "", "both")
-	assert.Equal(t, base, PolicyKey("sha256:a", "", "", "both"))
-	for _, other := range []string{
-		PolicyKey("sha256:b", "", "", "both"),
-		PolicyKey("sha256:a", "sha256:c", "", "both"),
-		PolicyKey("sha256:a", "", "low", "both"),
-		PolicyKey("sha256:a", "", "", "head"),
-		PolicyKey("", "sha256:a", "", "both"),
+	key := func(cp ClusterPolicy, rev, failOn, shadowMode string) string {
+		t.Helper()
+		a, err := cp.Apply(Policy{Path: "app/.aegis.yaml", Data: []byte(rev)}, failOn)
+		require.NoError(t, err)
+		k, err := PolicyKey(a.Config, shadowMode)
+		require.NoError(t, err)
+		return k
+	}
+	builtin := BuiltinClusterPolicy("test")
+	lax, err := ParseClusterPolicy("test", map[string]string{ClusterPolicyKey: "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn: {severity: critical}\n"})
+	require.NoError(t, err)
+	const none = ""
+	const rev = "apiVersion: aegis.dev/v1alpha1\nkind: Config\n"
+	base := key(builtin, none, "", "both")
+	assert.Equal(t, base, key(builtin, none, "", "both"))
+	assert.Equal(t, base, key(builtin, rev, "", "both"), "a revision policy that changes nothing")
+	assert.Equal(t, base, key(builtin, rev+"waivers: [{ruleId: x, reason: r, owner: o, expires: 2999-01-01}]\n", "", "both"),
+		"a waiver the gate did not honour")
+	assert.Equal(t, base, key(builtin, none, "high", "both"), "fail-on equal to the policy's")
+	for name, other := range map[string]string{
+		"stricter revision":  key(builtin, rev+"failOn: {severity: low}\n", "", "both"),
+		"stricter fail-on":   key(builtin, none, "low", "both"),
+		"shadow head":        key(builtin, none, "", "head"),
+		"other cluster rule": key(lax, none, "", "both"),
 	} {
-		assert.NotEqual(t, base, other)
+		assert.NotEqual(t, base, other, name)
 	}
 }
 

@@ -128,6 +128,11 @@ type Settings struct {
 	// App is the Application's instance name (ARGOCD_APP_NAME); AppName and
 	// AppNamespace are its name and the namespace it lives in.
 	App, AppName, AppNamespace string
+	// From names where each parameter the Application set came from
+	// (`plugin parameter "gate"` or `plugin env entry ARGOCD_ENV_GATE`),
+	// by parameter name: ClusterPolicy.Judge tells set values from defaults
+	// and names them in its refusals.
+	From map[string]string
 }
 
 // DefaultImage is the gate image of an aegis version: a release's own tag,
@@ -154,6 +159,7 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 		ShadowTimeout: DefaultShadowTimeout,
 		VerdictTTL:    DefaultVerdictTTL,
 		App:           e.AppName,
+		From:          map[string]string{},
 	}
 	if e.AppName == "" {
 		return s, &verify.InputError{Msg: EnvAppName + " is not set: `aegis argocd generate` runs as Argo CD's config management plugin (see plugin/plugin.yaml)"}
@@ -183,6 +189,9 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 		if !utf8.ValidString(v) {
 			return s, &verify.InputError{Msg: fmt.Sprintf("plugin env %s%s is not valid UTF-8: fix the Application's plugin env", EnvPluginPrefix, k)}
 		}
+		if v != "" {
+			s.From[a.Name] = "plugin env entry " + EnvPluginPrefix + k
+		}
 		switch a.CollectionType {
 		case CollectionArray:
 			arrays[a.Name] = splitList(v)
@@ -198,6 +207,12 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 		a, ok := announcement(p.Name)
 		if !ok {
 			return s, &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q is not one aegis announces (it knows %s)", p.Name, paramNamesList())}
+		}
+		switch {
+		case (p.String != nil && *p.String != "") || len(p.Array) > 0 || len(p.Map) > 0:
+			s.From[a.Name] = fmt.Sprintf("plugin parameter %q", a.Name)
+		case p.String != nil:
+			delete(s.From, a.Name) // an empty string parameter empties the env entry's value too
 		}
 		switch a.CollectionType {
 		case CollectionArray:

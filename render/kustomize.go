@@ -109,6 +109,10 @@ func (t *kustTree) injectOriginAnnotations() (userOrigin bool, err error) {
 	if err := enc.Close(); err != nil {
 		return false, err
 	}
+	// What krusty will read is checked, not only what the file said.
+	if err := t.checkDecoded(t.top, b.Bytes()); err != nil {
+		return false, err
+	}
 	real, err := filepath.EvalSymlinks(t.top.file)
 	if err != nil {
 		return false, err
@@ -122,6 +126,7 @@ func (t *kustTree) guardFS() (*guardFS, error) {
 		FileSystem: filesys.MakeFsOnDisk(),
 		realRoot:   t.realRoot,
 		cache:      t.data,
+		kustFiles:  t.kustFiles,
 		maxFile:    t.opts.limits().MaxFileBytes,
 	}
 	if t.opts.AllowRemoteBases {
@@ -136,13 +141,16 @@ func (t *kustTree) guardFS() (*guardFS, error) {
 }
 
 // guardFS is the disk as krusty sees it: reads outside the side's root
-// (after resolving symlinks) fail, files above the size limit fail, and
-// files aegis has already read are served from memory.
+// (after resolving symlinks) fail, files above the size limit fail, files
+// aegis has already read are served from memory, and a kustomization file
+// aegis has not checked (see kustomize_remote.go) is never served: krusty
+// would follow its entries to the network.
 type guardFS struct {
 	filesys.FileSystem
 	realRoot    string
 	clonePrefix string // kustomize's clone directories, when remote bases are allowed
 	cache       map[string][]byte
+	kustFiles   map[string]bool
 	maxFile     int64
 }
 
@@ -166,6 +174,9 @@ func (g *guardFS) ReadFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if isKustomizationName(filepath.Base(real)) && !g.kustFiles[real] && (g.clonePrefix == "" || !strings.HasPrefix(real, g.clonePrefix)) {
+		return nil, fmt.Errorf("security; kustomization '%s' was not checked by aegis before the build", path)
+	}
 	if data, ok := g.cache[real]; ok {
 		return data, nil
 	}
@@ -188,6 +199,15 @@ func (g *guardFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) 
 		return "", "", err
 	}
 	return d, f, nil
+}
+
+func isKustomizationName(name string) bool {
+	for _, n := range kustomizationNames {
+		if name == n {
+			return true
+		}
+	}
+	return false
 }
 
 // objects converts krusty's resources into manifest Objects with origins

@@ -36,6 +36,9 @@ type kustTree struct {
 	data  map[string][]byte      // file contents by resolved path, for krusty
 	seq   int
 	hints []errHint
+	// kustFiles are the kustomization files aegis has checked (by resolved
+	// path): guardFS serves krusty no other.
+	kustFiles map[string]bool
 	// customOpenAPI is set when a kustomization brings its own schema.
 	customOpenAPI bool
 }
@@ -96,13 +99,14 @@ func newKustTree(root, dir string, opts Options) (*kustTree, error) {
 		return nil, err
 	}
 	t := &kustTree{
-		root:     absRoot,
-		realRoot: realRoot,
-		opts:     opts,
-		dec:      manifest.NewDecoder(opts.limits()),
-		nodes:    map[string]*kustNode{},
-		files:    map[string]*sourceFile{},
-		data:     map[string][]byte{},
+		root:      absRoot,
+		realRoot:  realRoot,
+		opts:      opts,
+		dec:       manifest.NewDecoder(opts.limits()),
+		nodes:     map[string]*kustNode{},
+		files:     map[string]*sourceFile{},
+		data:      map[string][]byte{},
+		kustFiles: map[string]bool{},
 	}
 	top, err := t.load(absDir, nil, "", 0, map[string]bool{})
 	if err != nil {
@@ -149,24 +153,38 @@ func (t *kustTree) load(dir string, parent *kustNode, from string, line int, sta
 		return nil, manifest.Errorf(n.rel, 1, "kustomization is empty or not a mapping; list at least one resource")
 	}
 	n.doc = docs[0].Content[0]
+	// Spell every key as kustomize reads it before anything looks one up.
+	if err := normalizeKustomization(n.rel, n.doc); err != nil {
+		return nil, err
+	}
 	if err := checkKustomizationKeys(n); err != nil {
 		return nil, err
 	}
-	if err := t.checkRemote(n); err != nil {
+	data, err := t.read(file, n.rel) // cached by readYAML
+	if err != nil {
 		return nil, err
+	}
+	if err := t.checkDecoded(n, data); err != nil {
+		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(file); err == nil {
+		t.kustFiles[real] = true
 	}
 	if manifest.MapValue(n.doc, "openapi") != nil {
 		t.customOpenAPI = true
 	}
 	for _, key := range []string{"resources", "bases"} {
-		for _, item := range seqItems(manifest.MapValue(n.doc, key)) {
+		for _, item := range listItems(n.doc, key) {
 			if err := t.loadResource(n, item, stack); err != nil {
 				return nil, err
 			}
 		}
 	}
 	t.loadGenerators(n)
-	for _, item := range seqItems(manifest.MapValue(n.doc, "components")) {
+	for _, item := range listItems(n.doc, "components") {
+		if t.opts.AllowRemoteBases && isKustomizeRemote(item.Value) {
+			continue
+		}
 		abs, err := t.localPath(n, item)
 		if err != nil {
 			return nil, err
@@ -176,6 +194,9 @@ func (t *kustTree) load(dir string, parent *kustNode, from string, line int, sta
 			return nil, err
 		}
 		n.comps = append(n.comps, c)
+	}
+	if err := t.loadPluginEntries(n, stack); err != nil {
+		return nil, err
 	}
 	if err := t.loadSetters(n); err != nil {
 		return nil, err
@@ -213,8 +234,8 @@ func baseNames(ps []string) []string {
 // loadResource follows one resources/bases entry: a file is indexed, a
 // directory is loaded as a kustomization.
 func (t *kustTree) loadResource(n *kustNode, item *yaml.Node, stack map[string]bool) error {
-	if isRemoteRef(item.Value) {
-		// Allowed, else checkRemote refused it already.
+	if isKustomizeRemote(item.Value) {
+		// Allowed, else checkDecoded refused it already.
 		t.hints = append(t.hints, errHint{needles: []string{item.Value}, path: n.rel, line: item.Line})
 		return nil
 	}
@@ -364,35 +385,6 @@ func checkKustomizationKeys(n *kustNode) error {
 		switch k.Value {
 		case "helmCharts", "helmChartInflationGenerator", "helmGlobals":
 			return manifest.Errorf(n.rel, k.Line, "%s needs the helm binary, which aegis does not run inside kustomize; render the chart as a Helm source instead, or commit its rendered output", k.Value)
-		}
-	}
-	return nil
-}
-
-// checkRemote refuses every entry that would make kustomize fetch from the
-// network, unless remote bases are allowed.
-func (t *kustTree) checkRemote(n *kustNode) error {
-	if t.opts.AllowRemoteBases {
-		return nil
-	}
-	var items []*yaml.Node
-	for _, key := range []string{"resources", "bases", "components", "crds", "configurations", "generators", "transformers", "validators"} {
-		items = append(items, seqItems(manifest.MapValue(n.doc, key))...)
-	}
-	for _, key := range []string{"patches", "patchesJson6902", "replacements"} {
-		for _, it := range seqItems(manifest.MapValue(n.doc, key)) {
-			if p := manifest.MapValue(it, "path"); p != nil {
-				items = append(items, p)
-			}
-		}
-	}
-	items = append(items, seqItems(manifest.MapValue(n.doc, "patchesStrategicMerge"))...)
-	if p := manifest.MapValue(manifest.MapValue(n.doc, "openapi"), "path"); p != nil {
-		items = append(items, p)
-	}
-	for _, it := range items {
-		if it.Kind == yaml.ScalarNode && isRemoteRef(it.Value) {
-			return manifest.Errorf(n.rel, it.Line, "remote reference %q refused: aegis does not fetch remote bases by default (a PR could make the runner fetch anything); vendor it into the repository or pass --allow-remote-bases", it.Value)
 		}
 	}
 	return nil

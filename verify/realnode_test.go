@@ -99,7 +99,7 @@ func TestRealNodeKustomizeExample(t *testing.T) {
 
 	start := time.Now()
 	res, err := Run(context.Background(), Options{
-		Base: "../examples/kustomize-overlay/before", Head: "../examples/kustomize-overlay/after", Path: "overlays/prod",
+		Base: Source{Dir: "../examples/kustomize-overlay/before"}, Head: Source{Dir: "../examples/kustomize-overlay/after"}, Path: "overlays/prod",
 		Scanners:      []scanners.Scanner{posture.New(), health.Health{}, health.Admission{}},
 		Shadow:        ShadowBoth,
 		Kube:          cfg,
@@ -342,7 +342,7 @@ func TestRealNodeFailures(t *testing.T) {
 
 			start := time.Now()
 			res, err := Run(context.Background(), Options{
-				Base: filepath.Join(dir, "base"), Head: filepath.Join(dir, "head"),
+				Base: Source{Dir: filepath.Join(dir, "base")}, Head: Source{Dir: filepath.Join(dir, "head")},
 				Scanners: []scanners.Scanner{posture.New(), health.Health{}, health.Admission{}},
 				Shadow:   ShadowHead,
 				Kube:     cfg,

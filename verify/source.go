@@ -11,9 +11,32 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kube-sentient/aegis/manifest"
 )
+
+// Source is one side of a verification: a git revision of the repository
+// that holds PATH, or a directory. Exactly one is set. The two never share
+// a flag: a pull request's checkout is hostile, and a directory it adds
+// named like a revision (HEAD/, origin/main/, a sha) must not stand in for
+// that revision, so a revision is never looked up on disk.
+type Source struct {
+	Revision string
+	Dir      string
+}
+
+// Describe is what the user passed, for messages and the report.
+func (s Source) Describe() string {
+	if s.Dir != "" {
+		return s.Dir
+	}
+	return s.Revision
+}
+
+// IsDir reports whether the side is a directory.
+func (s Source) IsDir() bool { return s.Dir != "" }
 
 // side is one side's source on disk: root is what origins are relative to,
 // path the directory to render below it.
@@ -26,23 +49,69 @@ type side struct {
 	cleanup func()
 }
 
-// resolveSide turns --base/--head into a directory on disk. A directory is
-// used as it is (PATH is relative to it); anything else must be a git
-// revision of the repository that holds PATH, materialised with
-// `git archive` into a temporary directory that the caller removes.
-// git archive writes nothing into the user's repository, so a killed run
-// leaves no worktree behind in it.
-func resolveSide(ctx context.Context, name, spec, path string, maxBytes int64) (*side, error) {
-	if spec == "" {
-		return nil, &InputError{Msg: fmt.Sprintf("--%s is required: a directory or a git revision", name)}
-	}
-	if fi, err := os.Stat(spec); err == nil {
-		if !fi.IsDir() {
-			return nil, &InputError{Msg: fmt.Sprintf("--%s %s is a file; give a directory or a git revision", name, spec)}
+// CheckSource refuses a side that is missing, names both a revision and a
+// directory, or holds a revision git could read as something else (see
+// CheckRevision). name is "base" or "head"; flags name the flags (or
+// inputs) for the message, e.g. "--base" and "--base-dir".
+func CheckSource(name string, s Source, revFlag, dirFlag string) error {
+	switch {
+	case s.Revision != "" && s.Dir != "":
+		return &InputError{Msg: fmt.Sprintf("%s and %s both set: give the %s as a git revision (%s) or as a directory (%s), not both", revFlag, dirFlag, name, revFlag, dirFlag)}
+	case s.Revision == "" && s.Dir == "":
+		return &InputError{Msg: fmt.Sprintf("the %s is required: %s REVISION (a sha, branch or tag) or %s DIRECTORY", name, revFlag, dirFlag)}
+	case s.Dir != "":
+		if strings.TrimSpace(s.Dir) == "" {
+			return &InputError{Msg: fmt.Sprintf("%s is blank: give a directory", dirFlag)}
 		}
-		return &side{name: name, spec: spec, root: spec, path: path, isDir: true, cleanup: func() {}}, nil
+		return nil
 	}
-	return materialise(ctx, name, spec, path, maxBytes)
+	return CheckRevision(revFlag, s.Revision)
+}
+
+// CheckRevision refuses a revision that would reach git as something other
+// than a revision: blank, starting with '-' (git would read an option:
+// --output=FILE, --upload-pack=CMD), or holding control characters. from
+// names where the value came from, for the message.
+func CheckRevision(from, v string) error {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return &InputError{Msg: fmt.Sprintf("%s is blank: give a git revision (a sha, branch or tag)", from)}
+	case strings.HasPrefix(strings.TrimSpace(v), "-"):
+		return &InputError{Msg: fmt.Sprintf("%s %q starts with '-': aegis never passes git a revision that it could read as an option; give a sha, branch or tag", from, v)}
+	case !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return &InputError{Msg: fmt.Sprintf("%s %q holds control characters or invalid UTF-8: not a git revision", from, v)}
+	}
+	return nil
+}
+
+// resolveSide turns a Source into a directory on disk. A directory is used
+// as it is (PATH is relative to it); a revision of the repository that
+// holds PATH is materialised with `git archive` into a temporary directory
+// that the caller removes. git archive writes nothing into the user's
+// repository, so a killed run leaves no worktree behind in it.
+func resolveSide(ctx context.Context, name string, src Source, path string, maxBytes int64) (*side, error) {
+	if err := CheckSource(name, src, "--"+name, "--"+name+"-dir"); err != nil {
+		return nil, err
+	}
+	if src.Dir != "" {
+		fi, err := os.Stat(src.Dir)
+		switch {
+		case err != nil:
+			return nil, &InputError{Msg: fmt.Sprintf("--%s-dir %s: %v", name, src.Dir, unwrapPathError(err))}
+		case !fi.IsDir():
+			return nil, &InputError{Msg: fmt.Sprintf("--%s-dir %s is a file; give a directory", name, src.Dir)}
+		}
+		return &side{name: name, spec: src.Dir, root: src.Dir, path: path, isDir: true, cleanup: func() {}}, nil
+	}
+	return materialise(ctx, name, src.Revision, path, maxBytes)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func materialise(ctx context.Context, name, rev, path string, maxBytes int64) (*side, error) {
@@ -50,23 +119,14 @@ func materialise(ctx context.Context, name, rev, path string, maxBytes int64) (*
 	if err != nil {
 		return nil, err
 	}
-	repoDir := pathAbs
-	for repoDir != "/" {
-		if _, err := os.Stat(repoDir); err == nil {
-			break
-		}
-		repoDir = filepath.Dir(repoDir)
-	}
-	top, err := git(ctx, repoDir, "rev-parse", "--show-toplevel")
+	top, err := repoTop(ctx, path)
 	if err != nil {
-		return nil, &InputError{Msg: fmt.Sprintf("--%s %q is neither a directory nor a git revision: %s is not inside a git repository", name, rev, path)}
+		return nil, &InputError{Msg: fmt.Sprintf("--%s %q is a git revision, but %v (for a directory, use --%s-dir)", name, rev, err, name)}
 	}
-	top = strings.TrimSpace(top)
-	commit, err := git(ctx, top, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	commit, err := resolveCommit(ctx, top, rev)
 	if err != nil {
-		return nil, &InputError{Msg: fmt.Sprintf("--%s %q is neither a directory nor a revision of the repository at %s (try `git fetch` or a full sha)", name, rev, top)}
+		return nil, &InputError{Msg: fmt.Sprintf("--%s: %v", name, err)}
 	}
-	commit = strings.TrimSpace(commit)
 	realTop, err := filepath.EvalSymlinks(top)
 	if err != nil {
 		return nil, err
@@ -91,6 +151,26 @@ func materialise(ctx context.Context, name, rev, path string, maxBytes int64) (*
 	return &side{name: name, spec: rev, root: dir, path: relPath, cleanup: cleanup}, nil
 }
 
+// resolveCommit resolves rev to a commit of the repository at top. A
+// revision git finds ambiguous (a branch and a tag of one name) is refused:
+// which one it picks is not what the user should have to guess.
+func resolveCommit(ctx context.Context, top, rev string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", "-C", top, "rev-parse", "--verify", "--end-of-options", rev+"^{commit}")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		hint := "try `git fetch`, or a full sha; in GitHub Actions, give actions/checkout fetch-depth: 0"
+		if fi, serr := os.Stat(rev); serr == nil && fi.IsDir() {
+			hint = fmt.Sprintf("%s is a directory: revisions and directories have separate flags, give a directory with the -dir flag", rev)
+		}
+		return "", fmt.Errorf("%q is not a revision of the repository at %s (%s)", rev, top, hint)
+	}
+	if msg := stderr.String(); strings.Contains(msg, "ambiguous") {
+		return "", fmt.Errorf("%q is ambiguous in the repository at %s (%s): give a full sha, or refs/heads/NAME or refs/tags/NAME", rev, top, strings.TrimSpace(msg))
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
 // evalExisting resolves symlinks of the longest existing prefix of p (the
 // PATH may not exist in the working tree, only in a revision).
 func evalExisting(p string) (string, error) {
@@ -110,8 +190,12 @@ func evalExisting(p string) (string, error) {
 
 // archive extracts commit's tree into dir, refusing entries that would land
 // outside it and stopping at maxBytes in total.
-func archive(ctx context.Context, repo, commit, dir string, maxBytes int64) error {
-	cmd := exec.CommandContext(ctx, "git", "-C", repo, "archive", "--format=tar", commit)
+func archive(ctx context.Context, repo, commit, dir string, maxBytes int64, paths ...string) error {
+	args := []string{"-C", repo, "archive", "--format=tar", commit}
+	if len(paths) > 0 {
+		args = append(append(args, "--"), paths...)
+	}
+	cmd := exec.CommandContext(ctx, "git", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

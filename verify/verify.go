@@ -31,7 +31,7 @@ const (
 
 // Options of one verification.
 type Options struct {
-	Base, Head string // a directory or a git revision each
+	Base, Head Source // a git revision or a directory each
 	Path       string // the source directory, relative to each side's root
 	Render     render.Options
 	Config     *config.Config
@@ -49,6 +49,10 @@ type Options struct {
 	Progress func(format string, args ...any)
 	// Now is the clock waivers are judged by (default time.Now).
 	Now func() time.Time
+	// LocationRoot, when set, is the repository's top on disk (the
+	// Action's workspace): findings of a directory side inside it are
+	// reported relative to it, as code scanning and annotations need.
+	LocationRoot string
 }
 
 // InputError is bad input that is not tied to a file line (a missing flag,
@@ -134,7 +138,7 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 		Rules:      rules(opts.Scanners),
 		Shadow:     shadowReport(deployed, opts.KeepShadow),
 	}
-	report.Gate(r, opts.Config, opts.Now())
+	Decide(r, opts)
 	// Nothing may be left in the cluster: a teardown that failed (the API
 	// server went away after the scans) turns any verdict into an error, so
 	// the run fails closed and says how to clean up.
@@ -143,6 +147,16 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 		r.Reasons = append(r.Reasons, err.Error())
 	}
 	return &Result{Report: r, Changes: changes, Base: base.rendered, Head: head.rendered}, nil
+}
+
+// Decide gives a report its final locations and its verdict, once:
+// directory sides' locations become relative to LocationRoot (the gate's
+// reasons name them), then the policy judges. Nothing after it may soften
+// the verdict; a later failure (a teardown) can only turn it into error.
+func Decide(r *report.Report, opts Options) {
+	opts = withDefaults(opts)
+	relocate(r, opts.LocationRoot, opts.Base, opts.Head)
+	report.Gate(r, opts.Config, opts.Now())
 }
 
 func withDefaults(o Options) Options {
@@ -172,7 +186,10 @@ type renderedSide struct {
 // renderSides resolves and renders both sides concurrently. On error every
 // temporary checkout is already removed; on success the caller removes them.
 func renderSides(ctx context.Context, opts Options) (*renderedSide, *renderedSide, error) {
-	specs := [2]struct{ name, spec string }{{scanners.Base, opts.Base}, {scanners.Head, opts.Head}}
+	specs := [2]struct {
+		name string
+		spec Source
+	}{{scanners.Base, opts.Base}, {scanners.Head, opts.Head}}
 	var out [2]*renderedSide
 	var errs [2]error
 	var wg sync.WaitGroup
@@ -195,7 +212,7 @@ func renderSides(ctx context.Context, opts Options) (*renderedSide, *renderedSid
 	return out[0], out[1], nil
 }
 
-func renderSide(ctx context.Context, name, spec string, opts Options) (*renderedSide, error) {
+func renderSide(ctx context.Context, name string, spec Source, opts Options) (*renderedSide, error) {
 	limits := opts.Render.Limits
 	if limits == (manifest.Limits{}) {
 		limits = manifest.DefaultLimits
@@ -208,9 +225,9 @@ func renderSide(ctx context.Context, name, spec string, opts Options) (*rendered
 	res, err := render.Render(ctx, src.root, src.path, opts.Render)
 	if err != nil {
 		src.cleanup()
-		return nil, fmt.Errorf("%s (%s): %w", name, spec, src.openable(err))
+		return nil, fmt.Errorf("%s (%s): %w", name, spec.Describe(), src.openable(err))
 	}
-	opts.Progress("rendered %s (%s, %s): %d objects in %d ms", name, spec, res.Type, res.Set.Len(), time.Since(start).Milliseconds())
+	opts.Progress("rendered %s (%s, %s): %d objects in %d ms", name, spec.Describe(), res.Type, res.Set.Len(), time.Since(start).Milliseconds())
 	return &renderedSide{src: src, rendered: res}, nil
 }
 

@@ -17,7 +17,7 @@ import (
 func run(t *testing.T, base, head, path string) *Result {
 	t.Helper()
 	res, err := Run(context.Background(), Options{
-		Base: base, Head: head, Path: path,
+		Base: Source{Dir: base}, Head: Source{Dir: head}, Path: path,
 		Scanners: []scanners.Scanner{posture.New()},
 		Now:      func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) },
 	})
@@ -73,7 +73,7 @@ waivers:
 `))
 	require.NoError(t, err)
 	res, err := Run(context.Background(), Options{
-		Base: "../examples/kustomize-overlay/before", Head: "../examples/kustomize-overlay/after", Path: "overlays/prod",
+		Base: Source{Dir: "../examples/kustomize-overlay/before"}, Head: Source{Dir: "../examples/kustomize-overlay/after"}, Path: "overlays/prod",
 		Config: cfg, Scanners: []scanners.Scanner{posture.New()},
 		Now: func() time.Time { return time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC) },
 	})
@@ -83,14 +83,14 @@ waivers:
 }
 
 func TestShadowModesNeedACluster(t *testing.T) {
-	_, err := Run(context.Background(), Options{Base: ".", Head: ".", Shadow: ShadowHead})
+	_, err := Run(context.Background(), Options{Base: Source{Dir: "."}, Head: Source{Dir: "."}, Shadow: ShadowHead})
 	require.Error(t, err)
 	assert.True(t, IsBadInput(err))
 }
 
 func TestNoScannerIsNoPass(t *testing.T) {
 	dir := "../examples/plain-yaml/after"
-	res, err := Run(context.Background(), Options{Base: dir, Head: dir})
+	res, err := Run(context.Background(), Options{Base: Source{Dir: dir}, Head: Source{Dir: dir}})
 	require.NoError(t, err)
 	assert.Equal(t, report.Error, res.Report.Verdict, "a verdict is never pass by accident")
 }

@@ -1,24 +1,35 @@
 // Package fakegithub is a local stand-in for the GitHub endpoints the aegis
 // Action uses, for tests: issue comments (list with Link pagination,
-// create, update, delete), the GraphQL minimizeComment mutation, and the
-// code-scanning SARIF upload with its processing status. Bodies, status
-// codes and headers follow GitHub's REST documentation: the issue-comment
-// object, `link` pagination, 422 "Body is too long (maximum is 65536
-// characters)", 403 "Resource not accessible by integration" for a
-// read-only token, 202 {id, url} for an upload, 413 for a SARIF file too
-// large, and a processing status that is pending before it is complete or
-// failed. It records every request and decodes every upload (base64, then
-// gzip) so that a test can assert what aegis sent.
+// create, update, delete), the GraphQL minimizeComment mutation and viewer
+// query, GET /user, and the code-scanning SARIF upload with its processing
+// status. Bodies, status codes and headers follow GitHub's REST
+// documentation: the issue-comment object, `link` pagination, 422 "Body is
+// too long (maximum is 65536 characters)", 403 "Resource not accessible by
+// integration" for a read-only token, 202 {id, url} for an upload, 413 for
+// a SARIF file too large, and a processing status that is pending before it
+// is complete or failed. It records every request and decodes every upload
+// (base64, then gzip) so that a test can assert what aegis sent.
+//
+// Every token has an Identity: who it is and whether it may write. The
+// server applies GitHub's rules for comments: a comment's author is the
+// token that created it; a token that may write to the repository may
+// edit, delete and hide anyone's comment (GitHub's moderation: "If you
+// have write permissions to a repository, you can hide, edit, or delete
+// comments"), and that is why aegis itself must tell its comments from
+// others'; a personal token without write may edit and delete only its
+// user's own comments and hide none.
 package fakegithub
 
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -75,6 +86,27 @@ type Upload struct {
 	polls     int
 }
 
+// Token kinds, as GitHub tells them apart.
+const (
+	// KindInstallation is an installation access token: the workflow's
+	// GITHUB_TOKEN (the github-actions app's, github-actions[bot]) or a
+	// GitHub App's (<app-slug>[bot]). GET /user refuses it (403).
+	KindInstallation = "installation"
+	// KindPersonal is a personal access token (classic or fine-grained):
+	// it acts as its user.
+	KindPersonal = "personal"
+)
+
+// Identity is who a token authenticates as and what it may do in the
+// repository.
+type Identity struct {
+	Login string
+	Kind  string
+	// Write: the token may write issues and pull requests (an installation
+	// token with pull-requests: write, a user with write access).
+	Write bool
+}
+
 // Server is the fake GitHub. Configure it before the code under test runs.
 type Server struct {
 	*httptest.Server
@@ -94,7 +126,8 @@ type Server struct {
 	// ProcessingFails makes the final status failed with ProcessingErrors.
 	ProcessingFails  bool
 	ProcessingErrors []string
-	// BotLogin is the author of the comments the token writes.
+	// BotLogin is the login of Token, an installation token (the workflow's
+	// GITHUB_TOKEN by default): the author of the comments it writes.
 	BotLogin string
 
 	mu       sync.Mutex
@@ -104,11 +137,12 @@ type Server struct {
 	comments []*Comment
 	uploads  []*Upload
 	nextID   int64
+	tokens   map[string]Identity
 }
 
 // New starts a server; close it with Close.
 func New(token string) *Server {
-	s := &Server{Token: token, BotLogin: "github-actions[bot]", nextID: 1000}
+	s := &Server{Token: token, BotLogin: "github-actions[bot]", nextID: 1000, tokens: map[string]Identity{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.listComments)
 	mux.HandleFunc("GET /repositories/{id}/issues/{number}/comments", s.listComments)
@@ -116,10 +150,18 @@ func New(token string) *Server {
 	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", s.updateComment)
 	mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/comments/{id}", s.deleteComment)
 	mux.HandleFunc("POST /graphql", s.graphql)
+	mux.HandleFunc("GET /user", s.user)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/code-scanning/sarifs", s.uploadSarif)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/code-scanning/sarifs/{id}", s.sarifStatus)
 	s.Server = httptest.NewServer(s.record(s.auth(mux)))
 	return s
+}
+
+// AddToken makes the server accept another token, authenticated as id.
+func (s *Server) AddToken(token string, id Identity) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = id
 }
 
 // AddComment seeds an existing comment on pull request pr and returns it.
@@ -188,15 +230,55 @@ func (s *Server) record(next http.Handler) http.Handler {
 	})
 }
 
+type callerKey struct{}
+
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
-		if h != "Bearer "+s.Token && h != "token "+s.Token {
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			token, ok = strings.CutPrefix(h, "token ")
+		}
+		var id Identity
+		s.mu.Lock()
+		switch {
+		case !ok || token == "":
+			ok = false
+		case token == s.Token:
+			id = Identity{Login: s.BotLogin, Kind: KindInstallation, Write: !s.ReadOnly}
+		default:
+			id, ok = s.tokens[token]
+		}
+		s.mu.Unlock()
+		if !ok {
 			writeJSON(w, http.StatusUnauthorized, basicError("Bad credentials", "https://docs.github.com/rest", 401))
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, id)))
 	})
+}
+
+// caller is the identity of the request's token.
+func caller(r *http.Request) Identity {
+	id, _ := r.Context().Value(callerKey{}).(Identity)
+	return id
+}
+
+// readOnly is an installation token without write permission: GitHub
+// refuses it every write (the token of a fork's pull request).
+func readOnly(id Identity) bool { return id.Kind == KindInstallation && !id.Write }
+
+// mayChange says whether id may edit or delete c: its author (a personal
+// token's user; an installation token needs write even for its own), or
+// anyone who may write to the repository (moderation).
+func mayChange(id Identity, c *Comment) bool {
+	return id.Write || (id.Kind == KindPersonal && strings.EqualFold(c.User, id.Login))
+}
+
+// refuseChange is GitHub's answer to a change of someone else's comment by
+// a user without write access to the repository.
+func refuseChange(w http.ResponseWriter, doc string) {
+	writeJSON(w, http.StatusForbidden, basicError("Must have admin rights to Repository.", doc, 403))
 }
 
 // ---- issue comments ----
@@ -257,7 +339,7 @@ func (s *Server) createComment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	c := s.newComment(pr, s.BotLogin, body)
+	c := s.newComment(pr, caller(r).Login, body)
 	cc := *c
 	s.mu.Unlock()
 	w.Header().Set("Location", s.commentAPIURL(r, cc.ID))
@@ -278,6 +360,11 @@ func (s *Server) updateComment(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, basicError("Not Found", doc, 404))
 		return
 	}
+	if !mayChange(caller(r), c) {
+		s.mu.Unlock()
+		refuseChange(w, doc)
+		return
+	}
 	c.Body, c.Updated = body, time.Now().UTC()
 	cc := *c
 	s.mu.Unlock()
@@ -286,7 +373,7 @@ func (s *Server) updateComment(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) deleteComment(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/issues/comments#delete-an-issue-comment"
-	if s.ReadOnly {
+	if readOnly(caller(r)) {
 		forbidden(w, doc, "issues=write; pull_requests=write")
 		return
 	}
@@ -298,6 +385,11 @@ func (s *Server) deleteComment(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, basicError("Not Found", doc, 404))
 		return
 	}
+	if !mayChange(caller(r), s.comments[i]) {
+		s.mu.Unlock()
+		refuseChange(w, doc)
+		return
+	}
 	s.comments = slices.Delete(s.comments, i, i+1)
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
@@ -306,7 +398,7 @@ func (s *Server) deleteComment(w http.ResponseWriter, r *http.Request) {
 // commentBody decodes {"body": ...} and applies the read-only token and the
 // length limit as GitHub does.
 func (s *Server) commentBody(w http.ResponseWriter, r *http.Request, doc string) (string, bool) {
-	if s.ReadOnly {
+	if readOnly(caller(r)) {
 		forbidden(w, doc, "issues=write; pull_requests=write")
 		return "", false
 	}
@@ -372,20 +464,13 @@ func (s *Server) commentJSON(r *http.Request, c Comment) map[string]any {
 		owner, repo = s.owner, s.repo
 		s.mu.Unlock()
 	}
-	userType := "User"
-	if strings.HasSuffix(c.User, "[bot]") {
-		userType = "Bot"
-	}
 	return map[string]any{
-		"id":       c.ID,
-		"node_id":  c.NodeID,
-		"url":      fmt.Sprintf("%s/repos/%s/%s/issues/comments/%d", s.URL, owner, repo, c.ID),
-		"html_url": fmt.Sprintf("https://github.com/%s/%s/pull/%d#issuecomment-%d", owner, repo, c.PR, c.ID),
-		"body":     c.Body,
-		"user": map[string]any{
-			"login": c.User, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=", "type": userType, "site_admin": false,
-			"url": s.URL + "/users/" + url.PathEscape(c.User), "html_url": "https://github.com/apps/github-actions",
-		},
+		"id":                       c.ID,
+		"node_id":                  c.NodeID,
+		"url":                      fmt.Sprintf("%s/repos/%s/%s/issues/comments/%d", s.URL, owner, repo, c.ID),
+		"html_url":                 fmt.Sprintf("https://github.com/%s/%s/pull/%d#issuecomment-%d", owner, repo, c.PR, c.ID),
+		"body":                     c.Body,
+		"user":                     s.userJSON(c.User),
 		"created_at":               c.Created.Format(time.RFC3339),
 		"updated_at":               c.Updated.Format(time.RFC3339),
 		"issue_url":                fmt.Sprintf("%s/repos/%s/%s/issues/%d", s.URL, owner, repo, c.PR),
@@ -396,6 +481,37 @@ func (s *Server) commentJSON(r *http.Request, c Comment) map[string]any {
 			"total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0,
 		},
 	}
+}
+
+// userJSON is the simple-user object of login: a Bot for an app's
+// "<slug>[bot]", else a User.
+func (s *Server) userJSON(login string) map[string]any {
+	typ, html := "User", "https://github.com/"+url.PathEscape(login)
+	if slug, ok := strings.CutSuffix(login, "[bot]"); ok {
+		typ, html = "Bot", "https://github.com/apps/"+url.PathEscape(slug)
+	}
+	id := int64(41898282) // github-actions[bot]
+	if login != "github-actions[bot]" {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(strings.ToLower(login)))
+		id = int64(h.Sum32())
+	}
+	return map[string]any{
+		"login": login, "id": id, "node_id": base64.RawURLEncoding.EncodeToString([]byte(login)), "type": typ, "site_admin": false,
+		"url": s.URL + "/users/" + url.PathEscape(login), "html_url": html,
+	}
+}
+
+// user is GET /user: the user of a personal token; an installation token
+// (the GITHUB_TOKEN or an App's) is not a user and is refused with 403.
+func (s *Server) user(w http.ResponseWriter, r *http.Request) {
+	const doc = "https://docs.github.com/rest/users/users#get-the-authenticated-user"
+	id := caller(r)
+	if id.Kind != KindPersonal {
+		writeJSON(w, http.StatusForbidden, basicError("Resource not accessible by integration", doc, 403))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.userJSON(id.Login))
 }
 
 // ---- GraphQL ----
@@ -409,8 +525,15 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "Problems parsing JSON", "documentation_url": "https://docs.github.com/graphql", "status": "400"})
 		return
 	}
+	who := caller(r)
 	if !strings.Contains(in.Query, "minimizeComment") {
-		writeJSON(w, http.StatusOK, gqlErrors("undefinedField", "this fake implements only minimizeComment"))
+		// { viewer { login } } answers every kind of token: a personal
+		// token's user, an installation token's "<app-slug>[bot]".
+		if strings.Contains(in.Query, "viewer") && !strings.Contains(in.Query, "mutation") {
+			writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"viewer": map[string]any{"login": who.Login}}})
+			return
+		}
+		writeJSON(w, http.StatusOK, gqlErrors("undefinedField", "this fake implements only minimizeComment and viewer"))
 		return
 	}
 	if !strings.Contains(in.Query, "classifier: OUTDATED") {
@@ -418,14 +541,20 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, _ := in.Variables["id"].(string)
-	if s.ReadOnly {
+	if !who.Write {
+		// Hiding a comment is moderation: it needs write access, also
+		// for the comment's author.
+		msg := "Resource not accessible by integration"
+		if who.Kind == KindPersonal {
+			msg = who.Login + " does not have the correct permissions to execute `MinimizeComment`"
+		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"data": map[string]any{"minimizeComment": nil},
 			"errors": []map[string]any{{
 				"type": "FORBIDDEN", "path": []string{"minimizeComment"},
 				"extensions": map[string]any{"saml_failure": false},
 				"locations":  []map[string]int{{"line": 2, "column": 3}},
-				"message":    "Resource not accessible by integration",
+				"message":    msg,
 			}},
 		})
 		return
@@ -468,7 +597,7 @@ var refPattern = regexp.MustCompile(`^refs/(heads|tags)/.+$|^refs/pull/\d+/(head
 
 func (s *Server) uploadSarif(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/code-scanning/code-scanning#upload-an-analysis-as-sarif-data"
-	if s.ReadOnly {
+	if readOnly(caller(r)) {
 		forbidden(w, doc, "security_events=write")
 		return
 	}

@@ -31,6 +31,9 @@ type actionStep struct {
 	dir                 string
 	outputFile, summary string
 	env                 map[string]string
+	// cwd is where the step runs (default the repository's root); the
+	// runner runs a Docker action in the workspace.
+	cwd string
 }
 
 func newActionStep(t *testing.T, srv *fakegithub.Server, payload string, inputs map[string]string) *actionStep {
@@ -92,6 +95,9 @@ func (s *actionStep) run() (res cliResult, outputs map[string]string, summary st
 	}
 	cmd := exec.Command(binary, "action")
 	cmd.Dir = repoRoot(t)
+	if s.cwd != "" {
+		cmd.Dir = s.cwd
+	}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GITHUB_") && !strings.HasPrefix(kv, "INPUT_") && !strings.HasPrefix(kv, "RUNNER_") {
 			cmd.Env = append(cmd.Env, kv)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -81,7 +82,7 @@ exits 0 (an error would only hide the plugin); problems go to stderr.`,
 }
 
 func newArgoCDGenerateCommand(stdout, stderr io.Writer) *cobra.Command {
-	var path, repoRoot string
+	var path, repoRoot, clusterPolicy string
 	var quiet bool
 	var params strings.Builder
 	for _, a := range plugin.Parameters {
@@ -94,8 +95,19 @@ func newArgoCDGenerateCommand(stdout, stderr io.Writer) *cobra.Command {
 aegis verify renders a side: kustomize, Helm or plain YAML, detected as Argo CD
 detects them. Helm gets the Application's name as release name,
 ARGOCD_APP_NAMESPACE as namespace, and KUBE_VERSION and KUBE_API_VERSIONS as
-capabilities. A .aegis.yaml in the app path is the policy (validated here,
-carried to the gate).
+capabilities.
+
+The gate's policy is the cluster's: the ConfigMap aegis-policy that the
+platform team installs with the plugin, mounted into the sidecar at
+--cluster-policy (keys policy.yaml, an .aegis.yaml, and gate.yaml, what an
+Application may loosen; without it the built-in default policy applies). The
+nearest .aegis.yaml of the revision (the app path or above it) may only
+tighten it: it is validated here and carried to the gate, which honours a
+lower failOn.severity and failOn checks turned on, and ignores the rest
+(waivers, scanners). A parameter that would loosen the gate (gate=false, a
+fail-on above the policy's, another image, gate namespace or a verdict
+lifetime above 24h) is refused (exit 2) unless gate.yaml allows it. See
+docs/argocd.md.
 
 It appends the gate: ConfigMap hooks holding the rendered set (gzip, in
 chunks) and a PreSync hook Job that runs 'aegis argocd presync' on exactly
@@ -119,7 +131,12 @@ Exit codes: 0 rendered, 2 bad input (source, parameter, policy), 3 other errors.
 				return err
 			}
 			start := time.Now()
-			g, err := plugin.Generate(c.Context(), plugin.GenerateOptions{Dir: path, RepoRoot: repoRoot, Env: env, ToolVersion: version})
+			cp, err := loadClusterPolicy(clusterPolicy, c.Flags().Changed("cluster-policy"))
+			if err != nil {
+				return err
+			}
+			g, err := plugin.Generate(c.Context(), plugin.GenerateOptions{Dir: path, RepoRoot: repoRoot, Env: env, ToolVersion: version,
+				Cluster: &cp, PolicyNamespace: os.Getenv(plugin.EnvPolicyNamespace)})
 			if err != nil {
 				return err
 			}
@@ -132,6 +149,10 @@ Exit codes: 0 rendered, 2 bad input (source, parameter, policy), 3 other errors.
 					gate = fmt.Sprintf("gate: %d ConfigMap(s) and Job %s in %s", len(g.Gate)-1, plugin.JobName(g.Settings.App), g.Settings.GateNamespace)
 				}
 				fmt.Fprintf(stderr, "aegis: rendered %s: %d objects, %s; %s; %d ms\n", g.Type, g.Set.Len(), g.Digest(), gate, time.Since(start).Milliseconds())
+				fmt.Fprintf(stderr, "aegis: policy: %s\n", g.Applied.Source)
+				if n := g.Applied.Note(); n != "" {
+					fmt.Fprintf(stderr, "aegis: %s\n", n)
+				}
 			}
 			return nil
 		},
@@ -139,7 +160,21 @@ Exit codes: 0 rendered, 2 bad input (source, parameter, policy), 3 other errors.
 	c.Flags().StringVar(&path, "path", ".", "the app path (Argo CD runs generate in it)")
 	c.Flags().StringVar(&repoRoot, "repo-root", "", "the repository root that origins are relative to and kustomize may read (default: the app path without ARGOCD_APP_SOURCE_PATH)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "no summary line on stderr")
+	c.Flags().StringVar(&clusterPolicy, "cluster-policy", plugin.DefaultClusterPolicyDir, "the directory where the ConfigMap aegis-policy is mounted (absent or empty: the built-in default policy, which nothing may loosen)")
 	return c
+}
+
+// loadClusterPolicy reads the mounted cluster policy. The default mount
+// path may be absent (no ConfigMap: the built-in policy); a directory named
+// on the command line must exist, so that a typo does not quietly stand for
+// "no policy".
+func loadClusterPolicy(dir string, explicit bool) (plugin.ClusterPolicy, error) {
+	if explicit {
+		if _, err := os.Stat(dir); err != nil {
+			return plugin.ClusterPolicy{}, &usageError{err: fmt.Errorf("--cluster-policy %s: %w", dir, errors.Unwrap(err))}
+		}
+	}
+	return plugin.LoadClusterPolicyDir(dir)
 }
 
 func collection(t string) string {
@@ -171,6 +206,9 @@ that generate wrote. It:
 
   1. reads the rendered set back from its ConfigMaps in --gate-namespace and
      checks its digest and its policy's: anything else fails closed;
+     reads the cluster policy (the ConfigMap aegis-policy in
+     --policy-namespace; absent: the built-in default), refuses arguments
+     that loosen it, and lets the revision's .aegis.yaml only tighten it;
   2. passes at once when a passing verdict for this app, digest and policy is
      recorded in the ConfigMap aegis-verdicts and not expired;
   3. otherwise verifies the set (head) against the live objects of the
@@ -196,7 +234,8 @@ stops the sync.`,
 	fl.StringVar(&f.o.SetName, "set-name", "", "the rendered set's ConfigMaps are <set-name>-0 ... <set-name>-<chunks-1>")
 	fl.IntVar(&f.o.Chunks, "chunks", 1, "how many ConfigMaps hold the rendered set")
 	fl.StringVar(&f.o.Digest, "digest", "", "the rendered set's digest (sha256:...): the set read back must have it")
-	fl.StringVar(&f.o.PolicyDigest, "policy-digest", "", "the digest of the policy carried with the set (empty: none)")
+	fl.StringVar(&f.o.PolicyDigest, "policy-digest", "", "the digest of the revision's policy carried with the set (empty: none)")
+	fl.StringVar(&f.o.PolicyNamespace, "policy-namespace", plugin.DefaultPolicyNamespace, "the namespace of the cluster policy, the ConfigMap aegis-policy (absent: the built-in default policy)")
 	fl.StringVar(&f.o.Revision, "revision", "", "the revision being synced (ARGOCD_APP_REVISION), for messages")
 	fl.StringVar(&f.o.Verdicts, "verdicts", plugin.VerdictsConfigMap, "the ConfigMap in --gate-namespace that records verdicts")
 	fl.DurationVar(&f.o.VerdictTTL, "verdict-ttl", plugin.DefaultVerdictTTL, "how long a recorded verdict lets a later sync of the same set pass at once")
@@ -205,7 +244,7 @@ stops the sync.`,
 	fl.DurationVar(&f.deadline, "deadline", 0, "stop (and tear down) after this long; the Job's activeDeadlineSeconds is a little longer (0: no deadline)")
 	fl.StringVar(&f.runID, "run-id", "", "id of the shadow namespaces (default: argo-<random>)")
 	fl.StringVar(&f.o.FailOn, "fail-on", "", "fail on new findings at or above this severity (overrides the policy)")
-	fl.StringVarP(&f.configPath, "config", "c", "", "an administrator's policy file, used instead of the app's .aegis.yaml carried with the set")
+	fl.StringVarP(&f.configPath, "config", "c", "", "an administrator's policy file, used instead of policy.yaml of the cluster policy (the revision's .aegis.yaml may still only tighten it)")
 	fl.StringVarP(&f.output, "output", "o", "text", "stdout format: text|json")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
 	f.kube.register(c)
@@ -233,11 +272,6 @@ func runPresync(ctx context.Context, f *presyncFlags, stdout, stderr io.Writer) 
 		if f.o.Config, err = config.Load(f.configPath); err != nil {
 			return err
 		}
-		data, err := os.ReadFile(f.configPath)
-		if err != nil {
-			return &config.Error{Path: f.configPath, Msg: err.Error()}
-		}
-		f.o.ConfigDigest = plugin.Policy{Data: data}.Digest()
 	}
 	if f.deadline > 0 {
 		var cancel context.CancelFunc

@@ -138,7 +138,10 @@ func TestArgoCDGenerateParameters(t *testing.T) {
 		"PARAM_VALUES_FILES_0=values-prod.yaml", "PARAM_HELM_SET_HOSTS_0_=a.example,b.example", "PARAM_GATE=false",
 		// The Application said price=$$5: Argo CD hands over price=$5.
 		"ARGOCD_ENV_HELM_SET=price=$5")
-	res := runArgo(t, chart, env, "argocd", "generate")
+	// gate=false loosens the gate: the cluster policy must allow it.
+	mount := filepath.Join(root, "cluster-policy")
+	writeFiles(t, mount, map[string]string{"gate.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: GateRules\nallowParameters: [gate]\n"})
+	res := runArgo(t, chart, env, "argocd", "generate", "--cluster-policy", mount)
 	require.Equal(t, exitPass, res.code, res.stderr)
 	objs := splitManifests(t, res.stdout)
 	require.Len(t, objs, 1, "gate=false: only the app")
@@ -191,6 +194,20 @@ func TestArgoCDGenerateErrorsLeaveStdoutEmpty(t *testing.T) {
 	res := runArgo(t, filepath.Join(root, "good"), argoEnv("web", "shop", "good"), "argocd", "generate", "--path", "no-such-dir")
 	assert.NotEqual(t, exitPass, res.code)
 	assert.Empty(t, res.stdout)
+
+	// The cluster policy's own mistakes stop generation too, named: a
+	// mount path given but missing is not "no policy", and a broken
+	// ConfigMap is not the built-in policy.
+	res = runArgo(t, filepath.Join(root, "good"), argoEnv("web", "shop", "good"), "argocd", "generate", "--cluster-policy", filepath.Join(root, "no-such-mount"))
+	assert.Equal(t, exitBadInput, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "--cluster-policy "+filepath.Join(root, "no-such-mount")+": no such file or directory")
+	assert.Empty(t, res.stdout)
+	mount := filepath.Join(root, "broken-mount")
+	writeFiles(t, mount, map[string]string{"gate.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: GateRules\nallowParameters: [replicas]\n"})
+	res = runArgo(t, filepath.Join(root, "good"), argoEnv("web", "shop", "good"), "argocd", "generate", "--cluster-policy", mount)
+	assert.Equal(t, exitBadInput, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "gate.yaml:3: \"replicas\" is not a parameter of aegis")
+	assert.Empty(t, res.stdout)
 }
 
 // discover (plugin.yaml's discovery command) prints the nearest policy in
@@ -227,18 +244,22 @@ func TestArgoCDUsage(t *testing.T) {
 
 // presync through the binary with the generated Job's own arguments, on
 // the local control plane: the set the gate reads is the one generate
-// printed; its policy (carried from the app path) switches off the
-// scanners this machine lacks. Exit 0 for the live app itself, 1 for a
-// change that adds a hostPath volume, 2 for a forged set; no shadow
-// namespace is left.
+// printed; the cluster policy (the ConfigMap aegis-policy, which the
+// sidecar has mounted and the gate reads from the API) switches off the
+// scanners this machine lacks and names the test's gate namespace. Exit 0
+// for the live app itself, 1 for a change that adds a hostPath volume, 1
+// again when that change's own .aegis.yaml waives the finding, raises
+// failOn and disables the scanner (the revision may only tighten), 2 for a
+// Job whose fail-on a stale sidecar let through, 2 for a forged set; no
+// shadow namespace is left.
 func TestArgoCDPresyncThroughTheBinary(t *testing.T) {
 	kc, cs := clusterKubeconfig(t)
 	ctx := context.Background()
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	suffix := hex.EncodeToString(b)
-	dest, gateNS, appNS := "cli-dest-"+suffix, "cli-gate-"+suffix, "cli-apps-"+suffix
-	for _, ns := range []string{dest, gateNS, appNS} {
+	dest, gateNS, appNS, policyNS := "cli-dest-"+suffix, "cli-gate-"+suffix, "cli-apps-"+suffix, "cli-policy-"+suffix
+	for _, ns := range []string{dest, gateNS, appNS, policyNS} {
 		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
@@ -246,14 +267,27 @@ func TestArgoCDPresyncThroughTheBinary(t *testing.T) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
 	require.NoError(t, err)
 	instance := appNS + "_web"
-	policy := "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  trivy: {enabled: false}\n  trivy-image: {enabled: false}\n"
-	params := `ARGOCD_APP_PARAMETERS=[{"name":"gate-namespace","string":"` + gateNS + `"},{"name":"shadow-timeout","string":"2m"}]`
+	cluster := map[string]string{
+		"policy.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  trivy: {enabled: false}\n  trivy-image: {enabled: false}\n",
+		"gate.yaml":   "apiVersion: aegis.dev/v1alpha1\nkind: GateRules\ngateNamespace: " + gateNS + "\n",
+	}
+	_, err = cs.CoreV1().ConfigMaps(policyNS).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: plugin.ClusterPolicyConfigMap}, Data: cluster}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	// The sidecar's mount of it, and a stale one that still allows fail-on.
+	mount, stale := filepath.Join(t.TempDir(), "policy"), filepath.Join(t.TempDir(), "stale")
+	writeFiles(t, mount, cluster)
+	writeFiles(t, stale, map[string]string{"policy.yaml": cluster["policy.yaml"], "gate.yaml": cluster["gate.yaml"] + "allowParameters: [fail-on]\n"})
+	// The revision's own policy: what it says of scanners is not honoured
+	// (the cluster's switches trivy off all the same).
+	revPolicy := "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  trivy: {enabled: false}\n"
+	params := `ARGOCD_APP_PARAMETERS=[{"name":"shadow-timeout","string":"2m"}]`
 
 	// generate in a repository, as the CMP server does.
-	gen := func(app string) ([]*unstructured.Unstructured, []string) {
+	genWith := func(app, policy, mount, params string) ([]*unstructured.Unstructured, []string) {
 		root := t.TempDir()
 		writeFiles(t, root, map[string]string{"apps/web/app.yaml": app, "apps/web/.aegis.yaml": policy})
-		res := runArgo(t, filepath.Join(root, "apps", "web"), argoEnv(instance, dest, "apps/web", params), "argocd", "generate")
+		env := argoEnv(instance, dest, "apps/web", params, plugin.EnvPolicyNamespace+"="+policyNS)
+		res := runArgo(t, filepath.Join(root, "apps", "web"), env, "argocd", "generate", "--cluster-policy", mount)
 		require.Equal(t, exitPass, res.code, res.stderr)
 		objs := splitManifests(t, res.stdout)
 		job := objs[len(objs)-1]
@@ -263,6 +297,9 @@ func TestArgoCDPresyncThroughTheBinary(t *testing.T) {
 			args = append(args, a.(string))
 		}
 		return objs, args
+	}
+	gen := func(app string) ([]*unstructured.Unstructured, []string) {
+		return genWith(app, revPolicy, mount, params)
 	}
 	applyHooks := func(objs []*unstructured.Unstructured) {
 		for _, u := range objs {
@@ -291,6 +328,8 @@ func TestArgoCDPresyncThroughTheBinary(t *testing.T) {
 	}
 
 	liveObjs, cleanArgs := gen(argoWebApp)
+	assert.Contains(t, strings.Join(cleanArgs, " "), "--gate-namespace "+gateNS, "the cluster policy's gate namespace")
+	assert.Contains(t, strings.Join(cleanArgs, " "), "--policy-namespace "+policyNS, "the sidecar's namespace")
 	applyHooks(liveObjs)
 	// The live state: the app as Argo CD synced it, tracked for the instance.
 	dyn := newDynamic(t, cfg)
@@ -306,14 +345,19 @@ func TestArgoCDPresyncThroughTheBinary(t *testing.T) {
 	assert.NotContains(t, res.stdout+res.stderr, "cli-test-secret-value", "a Secret's value is never printed")
 	assert.Contains(t, res.stdout, "PASS")
 	assert.Contains(t, res.stderr, "policy apps/web/.aegis.yaml", "the app's policy was carried")
+	assert.Contains(t, res.stderr, "cluster policy: ConfigMap "+policyNS+"/aegis-policy", "the gate read the cluster policy itself")
+	assert.Contains(t, res.stderr, "not honoured (the revision may only tighten the cluster policy): scanners settings (trivy)")
 	assert.Empty(t, runNamespaces(t, cs, runID))
 
 	res = presync(cleanArgs, "clifast"+suffix)
 	assert.Equal(t, exitPass, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "recorded verdict pass")
 
-	badObjs, badArgs := gen(strings.Replace(argoWebApp, "      containers:\n",
-		"      volumes: [{name: logs, hostPath: {path: /var/log}}]\n      containers:\n", 1))
+	hostPath := func(path string) string {
+		return strings.Replace(argoWebApp, "      containers:\n",
+			"      volumes: [{name: logs, hostPath: {path: "+path+"}}]\n      containers:\n", 1)
+	}
+	badObjs, badArgs := gen(hostPath("/var/log"))
 	applyHooks(badObjs)
 	runID = "clifail" + suffix
 	res = presync(badArgs, runID)
@@ -322,8 +366,43 @@ func TestArgoCDPresyncThroughTheBinary(t *testing.T) {
 	assert.NotContains(t, res.stdout+res.stderr, "cli-test-secret-value", "a Secret's value is never printed")
 	assert.Empty(t, runNamespaces(t, cs, runID))
 
+	// The same kind of change, with a revision policy that waives its
+	// finding, raises failOn and switches the scanner that finds it off:
+	// none of it is honoured, and the gate says so.
+	hostileObjs, hostileArgs := genWith(hostPath("/var/lib"), `apiVersion: aegis.dev/v1alpha1
+kind: Config
+failOn: {severity: critical, unhealthy: false}
+scanners:
+  posture: {enabled: false}
+waivers:
+  - {ruleId: pss.hostPathVolumes, reason: "needed", owner: the-pr, expires: "2999-12-31"}
+`, mount, params)
+	applyHooks(hostileObjs)
+	runID = "clihostile" + suffix
+	res = presync(hostileArgs, runID)
+	assert.Equal(t, exitFail, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	assert.Contains(t, res.stdout, "pss.hostPathVolumes", "posture ran, the waiver did not apply")
+	assert.Contains(t, res.stdout, "0 waived", "the revision's waiver waives nothing")
+	assert.Contains(t, res.stderr, "not honoured (the revision may only tighten the cluster policy): failOn.severity critical (the gate fails on high), failOn.unhealthy false, 1 waiver, scanners settings (posture)")
+	assert.Empty(t, runNamespaces(t, cs, runID))
+
+	// A sidecar whose mount is stale let fail-on=critical into the Job: the
+	// gate, reading the policy itself, refuses before it verifies anything,
+	// even though a pass for this set is recorded.
+	staleObjs, staleArgs := genWith(argoWebApp, revPolicy, stale,
+		`ARGOCD_APP_PARAMETERS=[{"name":"shadow-timeout","string":"2m"},{"name":"fail-on","string":"critical"}]`)
+	assert.Contains(t, strings.Join(staleArgs, " "), "--fail-on critical")
+	applyHooks(staleObjs)
+	runID = "clistale" + suffix
+	res = presync(staleArgs, runID)
+	assert.Equal(t, exitBadInput, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, res.stderr)
+	assert.Contains(t, res.stderr, "the gate's arguments loosen the cluster policy (ConfigMap "+policyNS+"/aegis-policy): --fail-on critical, above the cluster policy's failOn.severity high")
+	assert.NotContains(t, res.stdout, "recorded verdict pass")
+	assert.Empty(t, runNamespaces(t, cs, runID))
+
 	// Forged: the bad set's ConfigMap under the clean set's name.
-	// (The failing gate deleted the clean set's hooks as an earlier set's.)
+	// (The failing gates deleted the clean set's hooks as an earlier set's;
+	// the stale run brought them back.)
 	var cleanCM, cleanSecret *unstructured.Unstructured
 	for _, u := range liveObjs {
 		if u.GetNamespace() == gateNS && u.GetKind() == "ConfigMap" {
@@ -350,10 +429,15 @@ func TestArgoCDPresyncThroughTheBinary(t *testing.T) {
 	evs, err := cs.CoreV1().Events(appNS).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=web"})
 	require.NoError(t, err)
 	reasons := map[string]int{}
+	var failed []string
 	for _, e := range evs.Items {
 		reasons[e.Reason]++
+		if e.Reason == plugin.ReasonFailed {
+			failed = append(failed, e.Message)
+		}
 	}
-	assert.Equal(t, map[string]int{plugin.ReasonPassed: 2, plugin.ReasonFailed: 1, plugin.ReasonError: 1}, reasons)
+	assert.Equal(t, map[string]int{plugin.ReasonPassed: 2, plugin.ReasonFailed: 2, plugin.ReasonError: 2}, reasons)
+	assert.Contains(t, strings.Join(failed, "\n"), "1 waiver", "the Application hears what was not honoured")
 }
 
 const argoWebApp = `apiVersion: apps/v1

@@ -78,7 +78,7 @@ func badInputCases() []badCase {
 		{entry: entryConfig, name: "waiver without owner", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: pss.privileged\n    reason: legacy\n    expires: 2030-01-01\n"}, want: `\.aegis\.yaml:4: waiver: needs an owner`},
 		{entry: entryConfig, name: "expired waiver", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nwaivers:\n  - ruleId: aegis.resourceLimits\n    reason: legacy app\n    owner: team-web\n    expires: 2020-01-31\n"}, want: `\.aegis\.yaml:4: waiver \(owner team-web\) expired on 2020-01-31`},
 		{entry: entryConfig, name: "config with wrong kind", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Policy\n"}, want: `\.aegis\.yaml:2: kind must be "Config"`},
-		{entry: entryCLI, name: "unknown git revision", head: map[string]string{"app.yaml": goodDeployment}, args: []string{"--base", "no-such-rev-123"}, want: `--base "no-such-rev-123" is neither a directory nor`},
+		{entry: entryCLI, name: "both a revision and a directory for the base", head: map[string]string{"app.yaml": goodDeployment}, args: []string{"--base", "no-such-rev-123"}, want: `--base and --base-dir both set: give the base as a git revision \(--base\) or as a directory \(--base-dir\), not both`},
 	}
 }
 
@@ -94,7 +94,10 @@ func TestBadInputCorpus(t *testing.T) {
 			}
 			writeFiles(t, filepath.Join(work, "head"), tc.head)
 			writeFiles(t, work, tc.extra)
-			args := append([]string{"verify", "--base", "base", "--head", "head"}, tc.args...)
+			args := append([]string{"verify", "--base-dir", "base", "--head-dir", "head"}, tc.args...)
+			if _, ok := tc.extra[".aegis.yaml"]; ok {
+				args = append(args, "--config", ".aegis.yaml")
+			}
 			if tc.path != "" {
 				args = append(args, tc.path)
 			}

@@ -119,7 +119,7 @@ func TestExamples(t *testing.T) {
 	}{
 		{
 			name:    "kustomize overlay: base fixed, overlay adds a hostPath volume",
-			args:    []string{"--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod"},
+			args:    []string{"-c", ".aegis.yaml", "--base-dir", "examples/kustomize-overlay/before", "--head-dir", "examples/kustomize-overlay/after", "overlays/prod"},
 			exit:    1,
 			verdict: "fail",
 			expected: []struct{ rule, state, path string }{
@@ -132,7 +132,7 @@ func TestExamples(t *testing.T) {
 		},
 		{
 			name:    "plain YAML: a clean fix",
-			args:    []string{"--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after"},
+			args:    []string{"-c", ".aegis.yaml", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after"},
 			exit:    0,
 			verdict: "pass",
 			expected: []struct{ rule, state, path string }{
@@ -142,7 +142,7 @@ func TestExamples(t *testing.T) {
 		},
 		{
 			name:    "helm: values flip",
-			args:    []string{"--base", "examples/helm-values/before", "--head", "examples/helm-values/after", "chart"},
+			args:    []string{"-c", ".aegis.yaml", "--base-dir", "examples/helm-values/before", "--head-dir", "examples/helm-values/after", "chart"},
 			exit:    0,
 			verdict: "pass",
 			expected: []struct{ rule, state, path string }{
@@ -168,7 +168,7 @@ func TestExamples(t *testing.T) {
 func TestVerifyWritesEveryOutput(t *testing.T) {
 	out := t.TempDir()
 	sarifPath, jsonPath, mdPath := filepath.Join(out, "a.sarif"), filepath.Join(out, "r.json"), filepath.Join(out, "c.md")
-	res := runBinary(t, "verify", "--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after",
+	res := runBinary(t, "verify", "-c", ".aegis.yaml", "--base-dir", "examples/kustomize-overlay/before", "--head-dir", "examples/kustomize-overlay/after",
 		"--sarif", sarifPath, "--json", jsonPath, "--markdown", mdPath, "overlays/prod")
 	require.Equal(t, 1, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "aegis FAIL")
@@ -192,7 +192,7 @@ func TestVerifyWritesEveryOutput(t *testing.T) {
 func TestSecretValueNeverPrinted(t *testing.T) {
 	const secret = "tok-3f9a1c7e5b2d4a6f8e0c" // the literal in examples/plain-yaml/before
 	out := t.TempDir()
-	res := runBinary(t, "verify", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after",
+	res := runBinary(t, "verify", "-c", ".aegis.yaml", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after",
 		"--sarif", filepath.Join(out, "s"), "--json", filepath.Join(out, "j"), "--markdown", filepath.Join(out, "m"), "--sarif-include-absent")
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.NotContains(t, res.stdout+res.stderr, secret)
@@ -201,13 +201,13 @@ func TestSecretValueNeverPrinted(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotContains(t, string(data), secret, f)
 	}
-	d := runBinary(t, "diff", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after")
+	d := runBinary(t, "diff", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after")
 	require.Equal(t, 0, d.code, d.stderr)
 	assert.NotContains(t, d.stdout+d.stderr, secret)
 }
 
 func TestDiffCommand(t *testing.T) {
-	res := runBinary(t, "diff", "--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod")
+	res := runBinary(t, "diff", "--base-dir", "examples/kustomize-overlay/before", "--head-dir", "examples/kustomize-overlay/after", "overlays/prod")
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "# changed Deployment.apps/shop/prod-web")
 	assert.Contains(t, res.stdout, "+            path: /var/log")
@@ -264,11 +264,11 @@ func copyTree(t *testing.T, src, dst string) {
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"verify"},
-		{"verify", "--base", "examples/plain-yaml/before"},
+		{"verify", "--base-dir", "examples/plain-yaml/before"},
 		{"verify", "--base", "a", "--head", "b", "x", "y"},
 		{"verify", "--no-such-flag"},
-		{"verify", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after", "--fail-on", "severe"},
-		{"verify", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after", "--output", "xml"},
+		{"verify", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after", "--fail-on", "severe"},
+		{"verify", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after", "--output", "xml"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -14,7 +14,7 @@ func newDiffCommand(stdout, stderr io.Writer) *cobra.Command {
 	f := &sourceFlags{}
 	var quiet bool
 	c := &cobra.Command{
-		Use:   "diff --base BASE --head HEAD [PATH]",
+		Use:   "diff (--base REV | --base-dir DIR) (--head REV | --head-dir DIR) [PATH]",
 		Short: "Print the resource-level diff of a change (Secret values masked)",
 		Long: `diff renders PATH on the base and on the head and prints which objects the
 change adds, removes or changes, with a unified YAML diff per object. Secret

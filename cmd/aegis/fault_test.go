@@ -259,7 +259,7 @@ current-context: gone
 	})
 	start := time.Now()
 	res := runBinaryIn(t, work, "verify", "-q", "--shadow", "head", "--kubeconfig", "kubeconfig", "--run-id", "gone1",
-		"--base", "base", "--head", "head")
+		"--base-dir", "base", "--head-dir", "head")
 	assert.Equal(t, exitInfra, res.code, res.stderr)
 	assert.Contains(t, res.stderr, fmt.Sprintf("cannot reach the cluster at https://127.0.0.1:%d", port))
 	assert.Contains(t, res.stderr, "its Kubernetes API server did not answer")
@@ -298,7 +298,7 @@ func TestAPIServerStoppedDuringTheScans(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(work, "trivy"), []byte(script), 0o755))
 
 	res := runBinaryIn(t, work, "verify", "--shadow", "head", "--kubeconfig", c.kubeconfig, "--run-id", runID,
-		"--config", "policy.yaml", "--json", "aegis.json", "--markdown", "aegis.md", "--base", "base", "--head", "head")
+		"--config", "policy.yaml", "--json", "aegis.json", "--markdown", "aegis.md", "--base-dir", "base", "--head-dir", "head")
 	stopLog, _ := os.ReadFile(filepath.Join(work, "stop.log"))
 	require.Contains(t, string(stopLog), "stopped", "the stand-in did not stop the API server:\n%s\n%s", stopLog, res.stderr)
 	assert.Equal(t, exitInfra, res.code, "a namespace left behind is not a pass:\n%s", res.stderr)

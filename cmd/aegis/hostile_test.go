@@ -96,6 +96,9 @@ type invocation struct {
 	event   string
 	payload string
 	inputs  map[string]string
+	// seed prepares the fake GitHub before the action runs (comments
+	// already on the pull request, other tokens).
+	seed func(*fakegithub.Server)
 }
 
 type hostileCase struct {
@@ -123,6 +126,8 @@ type hostileResult struct {
 	maxRSS int64
 	// requests counts the calls the action made to the GitHub API.
 	requests int
+	// github is the action's fake GitHub, closed, for its state after the run.
+	github *fakegithub.Server
 }
 
 func (r hostileResult) all() string {
@@ -251,6 +256,10 @@ func runHostile(t *testing.T, dir string, inv invocation, extra []string) hostil
 	case "action":
 		srv = fakegithub.New(actionToken)
 		defer srv.Close()
+		if inv.seed != nil {
+			inv.seed(srv)
+		}
+		res.github = srv
 		step := newActionStep(t, srv, inv.payload, inv.inputs)
 		if inv.event != "" {
 			step.env["GITHUB_EVENT_NAME"] = inv.event
@@ -258,6 +267,10 @@ func runHostile(t *testing.T, dir string, inv invocation, extra []string) hostil
 		step.env["INPUT_SARIF-FILE"] = filepath.Join(out, "aegis.sarif")
 		step.env["INPUT_REPORT-JSON"] = filepath.Join(out, "aegis-report.json")
 		step.env["GITHUB_WORKSPACE"] = dir
+		if inv.dir != "" {
+			step.cwd = filepath.Join(dir, inv.dir)
+			step.env["GITHUB_WORKSPACE"] = step.cwd
+		}
 		r, outputs, summary := step.run()
 		res.cliResult = r
 		for k, v := range outputs {
@@ -335,9 +348,10 @@ func trimForLog(s string) string {
 	return s
 }
 
-// verifyHead is the usual invocation: base/ against head/ (PATH optional).
+// verifyHead is the usual invocation: base/ against head/ (PATH optional),
+// with the case's policy (.aegis.yaml of the case's directory, not base/).
 func verifyHead(path ...string) invocation {
-	return invocation{cmd: "verify", args: append([]string{"--base", "base", "--head", "head"}, path...)}
+	return invocation{cmd: "verify", args: append([]string{"--base-dir", "base", "--head-dir", "head", "--config", ".aegis.yaml"}, path...)}
 }
 
 func symlink(t *testing.T, target, link string) {
@@ -479,7 +493,7 @@ func hostileCases() []hostileCase {
 			prepare: func(t *testing.T, dir string) invocation {
 				writeFiles(t, filepath.Join(dir, "base"), map[string]string{"secret.yaml": strings.ReplaceAll(canarySecret, secretCanary, "old-value-1234")})
 				writeFiles(t, filepath.Join(dir, "head"), map[string]string{"app.yaml": goodDeployment, "secret.yaml": canarySecret})
-				return invocation{cmd: "diff", args: []string{"--base", "base", "--head", "head"}}
+				return invocation{cmd: "diff", args: []string{"--base-dir", "base", "--head-dir", "head"}}
 			}, check: func(t *testing.T, dir string, r hostileResult) {
 				assert.Contains(t, r.stdout, "# changed Secret/db")
 				assert.Contains(t, r.stdout, "*** (changed)")
@@ -488,7 +502,7 @@ func hostileCases() []hostileCase {
 			want: `--fail-on: unknown severity`,
 			prepare: func(t *testing.T, dir string) invocation {
 				writeFiles(t, filepath.Join(dir, "head"), map[string]string{"app.yaml": goodDeployment})
-				return invocation{cmd: "verify", args: []string{"--base", "base", "--head", "head", "--fail-on", "hi\xffgh"}}
+				return invocation{cmd: "verify", args: []string{"--base-dir", "base", "--head-dir", "head", "--config", ".aegis.yaml", "--fail-on", "hi\xffgh"}}
 			}},
 
 		// --- .aegis.yaml ---
@@ -710,7 +724,7 @@ func hostileCases() []hostileCase {
 			prepare: func(t *testing.T, dir string) invocation {
 				withEnv := goodDeployment + "          env:\n            - name: API_TOKEN\n              value: " + secretCanary + "\n"
 				writeFiles(t, filepath.Join(dir, "head"), map[string]string{"app.yaml": withEnv, "secret.yaml": canarySecret})
-				return invocation{cmd: "verify", args: []string{"--base", "base", "--head", "head", "--sarif-include-absent"}}
+				return invocation{cmd: "verify", args: []string{"--base-dir", "base", "--head-dir", "head", "--config", ".aegis.yaml", "--sarif-include-absent"}}
 			}, check: func(t *testing.T, dir string, r hostileResult) {
 				rep := decodeReport(t, r.files["aegis.json"])
 				assert.True(t, hasFinding(rep, "aegis.secretInEnv", "new", "app.yaml"), "the literal is found: %+v", rep.Findings)

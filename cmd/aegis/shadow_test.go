@@ -47,7 +47,7 @@ func TestShadowBothOnTheKustomizeExample(t *testing.T) {
 	kc, cs := clusterKubeconfig(t)
 	runID := fmt.Sprintf("cli%d", time.Now().UnixNano()%1_000_000)
 	res := runBinary(t, "verify", "--output", "json", "--shadow", "both", "--kubeconfig", kc, "--run-id", runID,
-		"--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod")
+		"-c", ".aegis.yaml", "--base-dir", "examples/kustomize-overlay/before", "--head-dir", "examples/kustomize-overlay/after", "overlays/prod")
 	require.Equal(t, 1, res.code, res.stderr)
 	r := decodeShadowReport(t, res.stdout)
 	require.NotNil(t, r.Shadow.Base, res.stdout)
@@ -98,7 +98,7 @@ func startWaitingVerify(t *testing.T, kc, runID string) (*exec.Cmd, *bytes.Buffe
 	writeFiles(t, filepath.Join(work, "base"), map[string]string{"pvc.yaml": neverHealthy})
 	writeFiles(t, filepath.Join(work, "head"), map[string]string{"pvc.yaml": neverHealthy})
 	cmd := exec.Command(binary, "verify", "--shadow", "head", "--kubeconfig", kc, "--run-id", runID,
-		"--shadow-timeout", "5m", "--base", "base", "--head", "head")
+		"--shadow-timeout", "5m", "--base-dir", "base", "--head-dir", "head")
 	cmd.Dir = work
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &stderr
@@ -155,7 +155,7 @@ func TestConcurrentVerifies(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			results[i] = runBinary(t, "verify", "-q", "--shadow", "head", "--kubeconfig", kc, "--run-id", fmt.Sprintf("%s-%d", prefix, i),
-				"--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after")
+				"-c", ".aegis.yaml", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after")
 		}()
 	}
 	wg.Wait()

@@ -83,7 +83,7 @@ scanners:
 `, cache, archives)), 0o644))
 
 	sarifFile := filepath.Join(work, "bump.sarif")
-	res := runBinary(t, "verify", "--output", "json", "--config", cfg, "--sarif", sarifFile, "--base", base, "--head", bump)
+	res := runBinary(t, "verify", "--output", "json", "--config", cfg, "--sarif", sarifFile, "--base-dir", base, "--head-dir", bump)
 	require.Equal(t, exitPass, res.code, res.stderr)
 	r := decodeReport(t, res.stdout)
 	assert.True(t, hasFinding(r, trivytest.CVEFixedInFixed, "absent", "web.yaml"), "%+v", r.Findings)
@@ -108,7 +108,7 @@ scanners:
 	}
 	assert.Contains(t, ids, "aegis/trivy-image/")
 
-	res = runBinary(t, "verify", "--output", "json", "--config", cfg, "--base", base, "--head", sidecar)
+	res = runBinary(t, "verify", "--output", "json", "--config", cfg, "--base-dir", base, "--head-dir", sidecar)
 	require.Equal(t, exitFail, res.code, res.stderr)
 	r = decodeReport(t, res.stdout)
 	assert.True(t, hasFinding(r, trivytest.CVEFixedInFixed, "new", "web.yaml"), "the 1.0 sidecar brings the CVE back: %+v", r.Findings)

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kube-sentient/aegis/action"
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/internal/atomicfile"
 	"github.com/kube-sentient/aegis/render"
@@ -22,6 +20,7 @@ import (
 // sourceFlags select and render both sides; verify and diff share them.
 type sourceFlags struct {
 	base, head       string
+	baseDir, headDir string
 	allowRemoteBases bool
 	valuesFiles      []string
 	set              []string
@@ -33,8 +32,10 @@ type sourceFlags struct {
 
 func (f *sourceFlags) register(c *cobra.Command) {
 	fl := c.Flags()
-	fl.StringVar(&f.base, "base", "", "the base: a directory, or a git revision of the repository holding PATH (required)")
-	fl.StringVar(&f.head, "head", "", "the head (proposed change): a directory or a git revision (required)")
+	fl.StringVar(&f.base, "base", "", "the base: a git revision (sha, branch, tag) of the repository holding PATH")
+	fl.StringVar(&f.head, "head", "", "the head (the proposed change): a git revision of the repository holding PATH")
+	fl.StringVar(&f.baseDir, "base-dir", "", "the base as a directory instead of a revision (PATH is relative to it)")
+	fl.StringVar(&f.headDir, "head-dir", "", "the head as a directory instead of a revision (PATH is relative to it)")
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomize fetch remote bases (off: a PR could make the runner fetch anything)")
 	fl.StringArrayVarP(&f.valuesFiles, "values", "f", nil, "Helm values file, relative to the chart (repeatable)")
 	fl.StringArrayVar(&f.set, "set", nil, "Helm value key=value (repeatable)")
@@ -45,17 +46,17 @@ func (f *sourceFlags) register(c *cobra.Command) {
 }
 
 func (f *sourceFlags) options() (verify.Options, error) {
-	if f.base == "" || f.head == "" {
-		return verify.Options{}, &usageError{err: fmt.Errorf("--base and --head are both required (a directory or a git revision each)")}
+	base := verify.Source{Revision: f.base, Dir: f.baseDir}
+	head := verify.Source{Revision: f.head, Dir: f.headDir}
+	if err := verify.CheckSource("base", base, "--base", "--base-dir"); err != nil {
+		return verify.Options{}, &usageError{err: err}
 	}
-	for _, side := range []struct{ flag, v string }{{"--base", f.base}, {"--head", f.head}} {
-		if err := action.CheckRevision(side.flag, side.v); err != nil {
-			return verify.Options{}, &usageError{err: err}
-		}
+	if err := verify.CheckSource("head", head, "--head", "--head-dir"); err != nil {
+		return verify.Options{}, &usageError{err: err}
 	}
 	return verify.Options{
-		Base: f.base,
-		Head: f.head,
+		Base: base,
+		Head: head,
 		Render: render.Options{
 			AllowRemoteBases: f.allowRemoteBases,
 			ReleaseName:      f.releaseName,
@@ -91,16 +92,22 @@ type verifyFlags struct {
 func newVerifyCommand(stdout, stderr io.Writer) *cobra.Command {
 	f := &verifyFlags{}
 	c := &cobra.Command{
-		Use:   "verify --base BASE --head HEAD [PATH]",
+		Use:   "verify (--base REV | --base-dir DIR) (--head REV | --head-dir DIR) [PATH]",
 		Short: "Render, scan and gate a change: what does the head introduce, fix and keep?",
 		Long: `verify renders PATH on the base and on the head, runs the scanners on both,
 computes the delta (new, unchanged, fixed findings) and applies the policy.
 
-BASE and HEAD are directories (PATH is relative to each) or git revisions of
-the repository that holds PATH (each checked out into a temporary directory
-that is always removed).`,
-		Example: `  aegis verify --base examples/kustomize/before --head examples/kustomize/after overlays/prod
-  aegis verify --base origin/main --head HEAD --sarif aegis.sarif --markdown comment.md apps/web`,
+--base and --head are git revisions of the repository that holds PATH (each
+extracted into a temporary directory that is always removed); --base-dir and
+--head-dir are directories (PATH is relative to each). A revision is never
+looked up on disk: a directory that a change adds named like a revision
+(HEAD/, origin/main/) cannot stand in for it.
+
+The policy is the base's: .aegis.yaml read from the base revision (or the
+base directory), so that a change cannot choose the policy, waivers or rules
+it is judged by. -c names a file on disk instead.`,
+		Example: `  aegis verify --base origin/main --head HEAD --sarif aegis.sarif --markdown comment.md apps/web
+  aegis verify --base-dir examples/kustomize-overlay/before --head-dir examples/kustomize-overlay/after -c .aegis.yaml overlays/prod`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runVerify(c, f, args, stdout, stderr)
@@ -108,7 +115,7 @@ that is always removed).`,
 	}
 	f.register(c)
 	fl := c.Flags()
-	fl.StringVarP(&f.configPath, "config", "c", "", "policy file (default: .aegis.yaml in the current directory if present)")
+	fl.StringVarP(&f.configPath, "config", "c", "", "policy file on disk (default: .aegis.yaml of the base revision, or of the base directory, if present)")
 	fl.StringVar(&f.shadow, "shadow", verify.ShadowOff, "deploy into shadow namespaces on a cluster: off|head|both")
 	f.kube.register(c)
 	fl.StringVar(&f.runID, "run-id", "", "id of this run in shadow namespace names and labels (default: random; e.g. a CI run id)")
@@ -138,10 +145,15 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	if len(args) == 1 {
 		opts.Path = args[0]
 	}
-	cfg, err := loadConfig(f.configPath)
+	progress := newProgress(stderr, f.quiet)
+	policy, err := verify.LoadPolicy(c.Context(), verify.PolicySource{
+		File: f.configPath, OnDisk: f.configPath != "", Base: opts.Base, Path: opts.Path, From: "--config", BaseFrom: "--base",
+	}, progress)
 	if err != nil {
 		return err
 	}
+	defer policy.Close()
+	cfg := policy.Config
 	if f.failOn != "" {
 		sev, err := report.ParseSeverity(f.failOn)
 		if err != nil {
@@ -149,7 +161,6 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 		}
 		cfg.FailOn.Severity = string(sev)
 	}
-	progress := newProgress(stderr, f.quiet)
 	opts.Config = cfg
 	opts.Shadow = f.shadow
 	opts.ToolVersion = version
@@ -204,19 +215,6 @@ func verdictError(r *report.Report, cfg *config.Config) error {
 	default:
 		return &exitError{code: exitInfra}
 	}
-}
-
-// loadConfig reads --config, or .aegis.yaml in the working directory. The
-// policy is read from where aegis runs, not from the PR's head, so a change
-// cannot waive its own findings unseen.
-func loadConfig(path string) (*config.Config, error) {
-	if path == "" {
-		if _, err := os.Stat(".aegis.yaml"); err != nil {
-			return config.Default(), nil
-		}
-		path = ".aegis.yaml"
-	}
-	return config.Load(path)
 }
 
 // writeOutputs writes each requested file atomically (temp file + rename),

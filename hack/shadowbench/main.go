@@ -61,7 +61,7 @@ func main() {
 		plain = append(plain, d)
 		start := time.Now()
 		cmd := exec.Command(*aegis, "verify", "-q", "--output", "json", "--config", policy, "--shadow", "head", "--kubeconfig", *kubeconfig,
-			"--base", dir, "--head", dir)
+			"--base-dir", dir, "--head-dir", dir)
 		cmd.Stderr = os.Stderr
 		if out, err := cmd.Output(); err != nil && !strings.Contains(string(out), `"verdict"`) {
 			log.Fatalf("aegis verify: %v", err)
