@@ -159,6 +159,7 @@ func (r *run) main(ctx context.Context) int {
 	if r.readOnly != "" && t.Event == EventPullRequest {
 		r.logf("pull request #%d %s: GitHub gives its workflow a read-only token", t.PR, r.readOnly)
 	}
+	r.checkWorkflow(ctx)
 
 	opts, cleanup, code, err := r.options(ctx)
 	defer cleanup()
@@ -199,6 +200,23 @@ func (r *run) main(ctx context.Context) int {
 		code = ExitInfra
 	}
 	return code
+}
+
+// checkWorkflow warns, in the log, an annotation and the job summary, when
+// this run's workflow file is one the pull request changes.
+func (r *run) checkWorkflow(ctx context.Context) {
+	path, err := changedWorkflow(ctx, r.t, r.d.Getenv("GITHUB_WORKFLOW_REF"), r.ghc.Repository)
+	if err != nil {
+		r.logf("warning: could not tell whether the pull request changes this run's workflow: %v", err)
+		return
+	}
+	if path == "" {
+		return
+	}
+	msg := changedWorkflowMessage(path, r.t.PR)
+	r.logf("warning: %s", msg)
+	r.ann.annotate("warning", map[string]string{"title": "aegis: the pull request changes this workflow", "file": path}, oneLine(msg, 2000))
+	r.notes = append(r.notes, note{kind: alertWarning, text: "aegis: " + msg})
 }
 
 // options builds the verification's options: the cluster (the kubeconfig

@@ -180,3 +180,15 @@ func TestActionPolicyFromBase(t *testing.T) {
 	assert.Equal(t, "critical", fv.opts.Config.FailOn.Severity)
 }
 
+func TestWorkflowPath(t *testing.T) {
+	for ref, want := range map[string]string{
+		"Codertocat/Hello-World/.github/workflows/aegis.yml@refs/pull/2/merge": ".github/workflows/aegis.yml",
+		"Codertocat/Hello-World/.github/workflows/a/b.yml@refs/heads/main":     ".github/workflows/a/b.yml",
+		"other/repo/.github/workflows/aegis.yml@refs/heads/main":               "", // a reusable or required workflow from elsewhere
+		"Codertocat/Hello-World/.github/workflows/../../x.yml@main":            "",
+		"Codertocat/Hello-World/.github/workflows/aegis.yml":                   "",
+		"": "",
+	} {
+		assert.Equal(t, want, workflowPath(ref, "Codertocat/Hello-World"), ref)
+	}
+}

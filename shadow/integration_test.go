@@ -184,8 +184,9 @@ func TestIntegrationHealthyApp(t *testing.T) {
 	var names []string
 	for _, np := range nps.Items {
 		names = append(names, np.Name)
+		assertNoForeignPeers(t, &np)
 	}
-	assert.ElementsMatch(t, []string{PolicyDefaultDeny, PolicyAllowDNS, PolicySameNamespace, PolicyAllowScanner}, names)
+	assert.ElementsMatch(t, []string{PolicyDefaultDeny, PolicyAllowDNS, PolicySameNamespace}, names)
 	q, err := c.CoreV1().ResourceQuotas(ns).Get(ctx, QuotaName, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "50", ptrQ(q.Spec.Hard, corev1.ResourcePods))

@@ -48,10 +48,6 @@ type Options struct {
 	// the quota. Defaults: 500m/512Mi and 100m/128Mi.
 	LimitDefault        corev1.ResourceList
 	LimitDefaultRequest corev1.ResourceList
-	// ScannerPodLabels select, in any namespace, the pods allowed into the
-	// shadow namespace (the DAST scanner). Default
-	// {"app.kubernetes.io/part-of": "aegis-scanner"}.
-	ScannerPodLabels map[string]string
 	// TeardownTimeout bounds the wait for a namespace to be gone. Default 2m.
 	TeardownTimeout time.Duration
 	// Progress receives one-line progress messages (never object bodies).
@@ -116,9 +112,6 @@ func (o *Options) defaults() error {
 			corev1.ResourceCPU:    resource.MustParse("100m"),
 			corev1.ResourceMemory: resource.MustParse("128Mi"),
 		}
-	}
-	if len(o.ScannerPodLabels) == 0 {
-		o.ScannerPodLabels = map[string]string{"app.kubernetes.io/part-of": "aegis-scanner"}
 	}
 	if o.Progress == nil {
 		o.Progress = func(string, ...any) {}

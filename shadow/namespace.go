@@ -22,7 +22,6 @@ const (
 	PolicyDefaultDeny   = "aegis-default-deny"
 	PolicyAllowDNS      = "aegis-allow-dns"
 	PolicySameNamespace = "aegis-allow-same-namespace"
-	PolicyAllowScanner  = "aegis-allow-scanner"
 	QuotaName           = "aegis-quota"
 	LimitRangeName      = "aegis-limits"
 )
@@ -63,8 +62,11 @@ func managedMeta(name string) metav1.ObjectMeta {
 // isolation returns the objects created in a shadow namespace before
 // anything of the set. NetworkPolicies are additive: every pod is isolated
 // for ingress and egress, then DNS (port 53 to any destination, so that
-// node-local caches and resolvers outside kube-system keep working), the
-// namespace's own pods and the scanner's pods (any namespace) are allowed.
+// node-local caches and resolvers outside kube-system keep working) and the
+// namespace's own pods are allowed. No pod of another namespace is let in:
+// aegis runs no scanner pods (DAST reaches the shadow pods through a
+// port-forward, which NetworkPolicy does not see), and a rule admitting
+// pods by a label would admit any pod anyone labels so.
 func (m *Manager) isolation() (policies []*networkingv1.NetworkPolicy, quota *corev1.ResourceQuota, limits *corev1.LimitRange) {
 	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
 	dns := intstr.FromInt32(53)
@@ -84,13 +86,6 @@ func (m *Manager) isolation() (policies []*networkingv1.NetworkPolicy, quota *co
 			PodSelector: all, PolicyTypes: both,
 			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
 			Egress:  []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
-		}},
-		{ObjectMeta: managedMeta(PolicyAllowScanner), Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: all, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-			Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
-				NamespaceSelector: &metav1.LabelSelector{},
-				PodSelector:       &metav1.LabelSelector{MatchLabels: m.opts.ScannerPodLabels},
-			}}}},
 		}},
 	}
 	quota = &corev1.ResourceQuota{ObjectMeta: managedMeta(QuotaName), Spec: corev1.ResourceQuotaSpec{Hard: m.opts.Quota}}

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -504,14 +505,34 @@ func TestIsolationObjects(t *testing.T) {
 	assert.Equal(t, "2026-01-01T00:30:00Z", ns.Annotations[AnnotationExpires])
 
 	policies, quota, limits := m.isolation()
-	require.Len(t, policies, 4)
+	require.Len(t, policies, 3)
 	assert.Len(t, policies[0].Spec.PolicyTypes, 2)
 	assert.Empty(t, policies[0].Spec.Ingress)
 	assert.Empty(t, policies[0].Spec.Egress)
-	assert.Equal(t, "aegis-scanner", policies[3].Spec.Ingress[0].From[0].PodSelector.MatchLabels["app.kubernetes.io/part-of"])
+	for _, p := range policies {
+		assertNoForeignPeers(t, p)
+	}
 	assert.Equal(t, "50", ptrQ(quota.Spec.Hard, corev1.ResourcePods))
 	assert.Equal(t, "500m", ptrQ(limits.Spec.Limits[0].Default, corev1.ResourceCPU))
 	assert.Equal(t, "128Mi", ptrQ(limits.Spec.Limits[0].DefaultRequest, corev1.ResourceMemory))
+}
+
+// assertNoForeignPeers: no rule of p admits a pod of another namespace (a
+// namespaceSelector) or an address block: a shadow namespace's pods talk to
+// each other and to DNS only.
+func assertNoForeignPeers(t *testing.T, p *networkingv1.NetworkPolicy) {
+	t.Helper()
+	for _, in := range p.Spec.Ingress {
+		for _, from := range in.From {
+			assert.Nil(t, from.NamespaceSelector, "%s admits pods of other namespaces", p.Name)
+			assert.Nil(t, from.IPBlock, "%s admits an address block", p.Name)
+		}
+	}
+	for _, out := range p.Spec.Egress {
+		for _, to := range out.To {
+			assert.Nil(t, to.NamespaceSelector, "%s lets pods reach other namespaces", p.Name)
+		}
+	}
 }
 
 func ptrQ(l corev1.ResourceList, n corev1.ResourceName) string {

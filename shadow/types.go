@@ -1,6 +1,6 @@
 // Package shadow owns the ephemeral "shadow" namespace lifecycle on a real
 // cluster: its name, labels and TTL; isolation created before anything else
-// (default-deny NetworkPolicy with DNS and the scanner allowed, ResourceQuota,
+// (default-deny NetworkPolicy with DNS and the namespace's own pods allowed, ResourceQuota,
 // LimitRange, Pod Security labels); the namespace rewrite of a rendered set;
 // a server-side dry run of the whole set, then staged server-side apply;
 // the health wait with Argo CD's semantics; pod failures, admission warnings

@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kube-sentient/aegis/action/fakegithub"
 )
 
 // privateCluster is a control plane of this test's own (hack/cluster/up.sh
@@ -45,7 +47,9 @@ func startPrivateCluster(t *testing.T) *privateCluster {
 			t.Skip("no cluster: set AEGIS_KUBECONFIG (or AEGIS_REQUIRE_CLUSTER=1) to run the fault tests on a private control plane")
 		}
 		// build.sh builds (13 minutes) when its cache is incomplete: look first.
-		out, err := exec.Command("bash", "-c", `. hack/cluster/versions.sh && echo "$CLUSTER_BIN"`).Output()
+		look := exec.Command("bash", "-c", `. hack/cluster/versions.sh && echo "$CLUSTER_BIN"`)
+		look.Dir = root
+		out, err := look.Output()
 		if err != nil {
 			t.Skipf("cannot locate the control plane's binaries: %v", err)
 		}
@@ -321,4 +325,60 @@ func TestAPIServerStoppedDuringTheScans(t *testing.T) {
 	require.Equal(t, 0, gc.code, gc.stderr)
 	require.Eventually(t, func() bool { return len(c.aegisNamespaces(t)) == 0 }, 2*time.Minute, 500*time.Millisecond,
 		"aegis namespaces remain after gc: %v", c.aegisNamespaces(t))
+}
+
+// The same fault on the Action's path, with base and head as directories
+// inside the workspace (so that locations are made repository-relative):
+// the verdict is decided once, in verify, and the teardown failure turns it
+// into error; nothing afterwards may judge again and bring back a pass.
+func TestActionTeardownFailureIsError(t *testing.T) {
+	c := startPrivateCluster(t)
+	root := repoRoot(t)
+	runID := "" // the action names the run after GITHUB_RUN_ID
+	work := t.TempDir()
+	var exports strings.Builder
+	for _, kv := range c.env {
+		exports.WriteString("export " + kv + "\n")
+	}
+	stop := filepath.Join(root, "hack/cluster/restart-apiserver.sh")
+	script := "#!/bin/sh\ncase \"$1\" in --version) echo 'Version: 0.74.0'; exit 0;; esac\n" + exports.String() +
+		"if mkdir " + filepath.Join(work, "stopped") + " 2>/dev/null; then " + stop + " stop >" + filepath.Join(work, "stop.log") + " 2>&1; fi\n" +
+		`echo '{"SchemaVersion":2,"Results":[]}'` + "\n"
+	writeFiles(t, work, map[string]string{
+		"apps/before/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: \"1\"\n",
+		"apps/after/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: \"2\"\n",
+		"policy.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  trivy:\n    binary: " + filepath.Join(work, "trivy") +
+			"\n    timeout: 2m\n  trivy-image:\n    enabled: false\n",
+	})
+	require.NoError(t, os.WriteFile(filepath.Join(work, "trivy"), []byte(script), 0o755))
+	kubeconfig, err := os.ReadFile(c.kubeconfig)
+	require.NoError(t, err)
+
+	srv := fakegithub.New(actionToken)
+	defer srv.Close()
+	step := newActionStep(t, srv, eventPayload(t, t.TempDir(), strings.Repeat("a", 40), strings.Repeat("b", 40)), map[string]string{
+		"base-dir": "apps/before", "head-dir": "apps/after", "config": filepath.Join(work, "policy.yaml"),
+		"shadow": "head", "kubeconfig": string(kubeconfig), "comment": "false", "upload-sarif": "false",
+		"report-json": filepath.Join(work, "aegis.json"), "sarif-file": filepath.Join(work, "aegis.sarif"),
+	})
+	step.cwd, step.env["GITHUB_WORKSPACE"] = work, work
+	res, outputs, summary := step.run()
+	stopLog, _ := os.ReadFile(filepath.Join(work, "stop.log"))
+	require.Contains(t, string(stopLog), "stopped", "the stand-in did not stop the API server:\n%s\n%s", stopLog, res.stderr)
+	assert.Equal(t, exitInfra, res.code, "a namespace left behind is not a pass:\n%s", res.stderr)
+	assert.Equal(t, "error", outputs["verdict"])
+	assert.Contains(t, res.stderr, "teardown of the shadow namespaces of run")
+	assert.Contains(t, summary, "teardown of the shadow namespaces of run")
+	rep, err := os.ReadFile(filepath.Join(work, "aegis.json"))
+	require.NoError(t, err)
+	assert.Equal(t, "error", decodeReport(t, string(rep)).Verdict)
+
+	out, err := c.script(t, context.Background(), "hack/cluster/restart-apiserver.sh", "start")
+	require.NoError(t, err, out)
+	for _, ns := range c.aegisNamespaces(t) {
+		runID = strings.TrimSuffix(strings.TrimPrefix(ns, "aegis-"), "-head")
+	}
+	require.NotEmpty(t, runID, "the run's namespace was left behind, as the error says")
+	gc := runBinary(t, "gc", "--kubeconfig", c.kubeconfig, "--run", runID)
+	require.Equal(t, 0, gc.code, gc.stderr)
 }

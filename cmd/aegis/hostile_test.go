@@ -271,6 +271,10 @@ func runHostile(t *testing.T, dir string, inv invocation, extra []string) hostil
 			step.cwd = filepath.Join(dir, inv.dir)
 			step.env["GITHUB_WORKSPACE"] = step.cwd
 		}
+		for _, kv := range inv.env {
+			k, v, _ := strings.Cut(kv, "=")
+			step.env[k] = v
+		}
 		r, outputs, summary := step.run()
 		res.cliResult = r
 		for k, v := range outputs {

@@ -79,6 +79,23 @@ func trustRevisionCases() []hostileCase {
 				assert.Contains(t, string(seen), "base-rule-kept", "semgrep got the base's rules")
 				assert.NotContains(t, string(seen), "rules: []", "never the head's")
 			}},
+		{entry: entryEvent, name: "the pull request changes the workflow file that runs aegis", code: exitFail,
+			want: `warning: this run's workflow file \.github/workflows/aegis\.yml is changed by pull request #2 itself: the pull request controls the check that judges it`,
+			prepare: func(t *testing.T, dir string) invocation {
+				inv := workflowPR(t, dir, "run: exit 0 # aegis removed\n")
+				return inv
+			}, check: func(t *testing.T, dir string, r hostileResult) {
+				newFinding(t, dir, r)
+				assert.Contains(t, r.files["summary"], "is changed by pull request #2 itself")
+				assert.Regexp(t, `::warning file=\.github/workflows/aegis\.yml,title=aegis%3A the pull request changes this workflow::`, r.stdout)
+			}},
+		{entry: entryEvent, name: "a workflow file the pull request leaves alone is not flagged", code: exitFail,
+			prepare: func(t *testing.T, dir string) invocation {
+				return workflowPR(t, dir, "")
+			}, check: func(t *testing.T, dir string, r hostileResult) {
+				newFinding(t, dir, r)
+				assert.NotContains(t, r.stderr+r.files["summary"], "is changed by pull request")
+			}},
 		{entry: entryCLI, name: "a revision that is both a branch and a tag", code: exitBadInput,
 			want: `--base: "release" is ambiguous in the repository at .*: give a full sha, or refs/heads/NAME or refs/tags/NAME`,
 			prepare: func(t *testing.T, dir string) invocation {
@@ -94,6 +111,21 @@ func trustRevisionCases() []hostileCase {
 				return invocation{cmd: "verify", dir: "repo", args: []string{"--base", "base", "--head", "HEAD", "."}}
 			}},
 	}
+}
+
+// workflowPR is a pull request run by .github/workflows/aegis.yml; the head
+// appends change to that workflow when it is not empty.
+func workflowPR(t *testing.T, dir, change string) invocation {
+	t.Helper()
+	const workflow = "on: pull_request\njobs:\n  aegis:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: kube-sentient/aegis@v1\n"
+	head := map[string]string{}
+	if change != "" {
+		head[".github/workflows/aegis.yml"] = workflow + "      - " + change
+	}
+	pr := prRepoWith(t, dir, map[string]string{".aegis.yaml": quickPolicy, ".github/workflows/aegis.yml": workflow}, head, privilegedDeployment)
+	return invocation{cmd: "action", dir: "repo", payload: eventPayload(t, dir, pr.base, pr.git("rev-parse", "HEAD")),
+		env:    []string{"GITHUB_WORKFLOW_REF=Codertocat/Hello-World/.github/workflows/aegis.yml@refs/pull/2/merge"},
+		inputs: map[string]string{"shadow": "off", "path": "apps/web", "comment": "false", "upload-sarif": "false"}}
 }
 
 // privilegedDeployment is goodDeployment with a privileged container.

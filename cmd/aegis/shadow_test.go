@@ -166,3 +166,32 @@ func TestConcurrentVerifies(t *testing.T) {
 		assert.Empty(t, runNamespaces(t, cs, fmt.Sprintf("%s-%d", prefix, i)), "run %d left its namespace", i)
 	}
 }
+
+// TestShadowIsolationAdmitsNoOtherNamespace: the shadow namespace's
+// NetworkPolicies let its pods talk to each other and to DNS, and admit no
+// pod of another namespace, whatever its labels (aegis runs no scanner pods:
+// DAST goes through a port-forward). A rule that admitted pods labelled as
+// an aegis scanner in any namespace let anyone who can label a pod in.
+func TestShadowIsolationAdmitsNoOtherNamespace(t *testing.T) {
+	kc, cs := clusterKubeconfig(t)
+	runID := fmt.Sprintf("iso%d", time.Now().UnixNano()%1_000_000)
+	res := runBinary(t, "verify", "-q", "--shadow", "head", "--keep-shadow", "--kubeconfig", kc, "--run-id", runID,
+		"-c", ".aegis.yaml", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after")
+	t.Cleanup(func() { runBinary(t, "gc", "--kubeconfig", kc, "--run", runID) })
+	require.Contains(t, []int{exitPass, exitFail}, res.code, res.stderr)
+	ns := "aegis-" + runID + "-head"
+	nps, err := cs.NetworkingV1().NetworkPolicies(ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, nps.Items, "the kept shadow namespace %s has its isolation", ns)
+	var names []string
+	for _, np := range nps.Items {
+		names = append(names, np.Name)
+		for _, in := range np.Spec.Ingress {
+			for _, from := range in.From {
+				assert.Nil(t, from.NamespaceSelector, "%s admits pods of other namespaces", np.Name)
+				assert.Nil(t, from.IPBlock, "%s admits an address block", np.Name)
+			}
+		}
+	}
+	assert.ElementsMatch(t, []string{"aegis-default-deny", "aegis-allow-dns", "aegis-allow-same-namespace"}, names)
+}
