@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -43,7 +44,8 @@ type Config struct {
 type FailOn struct {
 	// Severity: new findings at or above it fail the gate (default high).
 	Severity string `yaml:"severity"`
-	// ScannerError: a scanner that errors fails the gate (default true).
+	// ScannerError: a scanner that errors, or that is enabled and did not
+	// run on the head, fails the gate (default true).
 	ScannerError *bool `yaml:"scannerError"`
 	// Unhealthy: a head that is not Healthy in its shadow namespace fails
 	// the gate (default true).
@@ -67,8 +69,13 @@ type ScannerSettings struct {
 	AllowMissing bool `yaml:"allowMissing"`
 	// AllowError lets the gate pass when the scanner fails.
 	AllowError bool `yaml:"allowError"`
+	// AllowSkip lets the gate pass when the enabled live scanner did not
+	// run on the head: the head was not deployed (--shadow off), or there
+	// was nothing to scan (DAST selected no Service port). Without it such
+	// a run fails closed (zap, wapiti, falco).
+	AllowSkip bool `yaml:"allowSkip"`
 
-	// Binary is the tool's executable: a name in PATH or a path
+	// Binary is the tool's executable: a name in PATH or an absolute path
 	// (trivy, trivy-image, semgrep, wapiti).
 	Binary string `yaml:"binary"`
 
@@ -76,14 +83,16 @@ type ScannerSettings struct {
 	// one in CacheDir is used as it is (trivy-image).
 	Offline bool `yaml:"offline"`
 	// CacheDir is Trivy's own cache directory, holding its database
-	// (trivy-image).
+	// (trivy-image; absolute, default Trivy's own under the user's cache
+	// directory).
 	CacheDir string `yaml:"cacheDir"`
 	// ResultCache is a directory where aegis keeps image scan results by
-	// image digest and database version, so that a later run skips
-	// unchanged images (trivy-image; off when empty).
+	// image digest, Trivy release, database and options, so that a later
+	// run skips unchanged images (trivy-image; absolute; off when empty).
 	ResultCache string `yaml:"resultCache"`
 	// Archives is a directory of image tarballs scanned in place of a
-	// registry pull for the references they are tagged with (trivy-image).
+	// registry pull for the references they are tagged with (trivy-image;
+	// absolute).
 	Archives string `yaml:"archives"`
 	// Insecure allows plain-HTTP and self-signed registries (trivy-image).
 	Insecure bool `yaml:"insecure"`
@@ -100,7 +109,7 @@ type ScannerSettings struct {
 	Receiver string `yaml:"receiver"`
 	// PodLogs reads alerts from the logs of Falco's pods (falco).
 	PodLogs *PodLogs `yaml:"podLogs"`
-	// File is a file of Falco JSON events, one per line (falco).
+	// File is a file of Falco JSON events, one per line (falco; absolute).
 	File string `yaml:"file"`
 
 	// APIURL is the ZAP daemon's API address (zap).
@@ -117,6 +126,10 @@ type ScannerSettings struct {
 	Ports    []string `yaml:"ports"`
 	// ActiveScan runs ZAP's active scan after the spider (zap).
 	ActiveScan bool `yaml:"activeScan"`
+
+	// Line is where the scanner's settings are in the config file: the
+	// line of its enabled key, else of its name (0 when not in the file).
+	Line int `yaml:"-"`
 }
 
 // PodLogs says where Falco's pods are.
@@ -305,6 +318,18 @@ func (c *Config) validate(root *yaml.Node) error {
 		if err := c.checkKeys(root, name); err != nil {
 			return err
 		}
+		if err := c.checkPaths(root, name); err != nil {
+			return err
+		}
+		s = c.Scanners[name]
+		s.Line = keyLine(root, "scanners", name)
+		if node := childNode(childNode(root, "scanners"), name); childNode(node, "enabled") != nil {
+			s.Line = key(node, "enabled")
+		}
+		if c.Scanners == nil {
+			c.Scanners = map[string]ScannerSettings{}
+		}
+		c.Scanners[name] = s
 	}
 	waivers := childNode(root, "waivers")
 	for i := range c.Waivers {
@@ -421,6 +446,7 @@ var scannerKeys = map[string][]string{
 	"services":    {"zap", "wapiti"},
 	"ports":       {"zap", "wapiti"},
 	"activeScan":  {"zap"},
+	"allowSkip":   {"zap", "wapiti", "falco"},
 }
 
 // checkKeys refuses a scanner-specific setting on a scanner it does not
@@ -451,6 +477,77 @@ func (c *Config) checkKeys(root *yaml.Node, name string) error {
 	}
 	return nil
 }
+
+// pathKeys are the settings that name a file or directory on the machine
+// aegis runs on, with what to write in place of a relative path. A
+// relative path would resolve in the working directory, which in the
+// GitHub Action is the checkout of the pull request under review: the
+// change could plant the cached results, images, events or program that
+// judge it. Semgrep's rules are not here: they are resolved inside the
+// revision the policy was read from.
+var pathKeys = []struct{ key, example, otherwise string }{
+	{"binary", "/usr/local/bin/trivy", "or a bare program name, looked up in PATH"},
+	{"cacheDir", "~/.cache/trivy", "or leave it out for Trivy's own cache under the user's cache directory"},
+	{"resultCache", "~/.cache/aegis/trivy-image", "or leave it out to cache no result"},
+	{"archives", "~/.cache/aegis/images", "or leave it out to pull every image from its registry"},
+	{"file", "/var/log/falco/events.jsonl", "or read Falco's alerts through receiver or podLogs"},
+}
+
+// checkPaths refuses a relative path in a path setting and expands a
+// leading "~/" to the user's home directory, so that every path the
+// scanners get is absolute. binary may also be a bare name (no slash),
+// which is looked up in PATH.
+func (c *Config) checkPaths(root *yaml.Node, name string) error {
+	node := childNode(childNode(root, "scanners"), name)
+	s := c.Scanners[name]
+	fields := map[string]*string{"binary": &s.Binary, "cacheDir": &s.CacheDir, "resultCache": &s.ResultCache, "archives": &s.Archives, "file": &s.File}
+	for _, pk := range pathKeys {
+		p := fields[pk.key]
+		if *p == "" || (pk.key == "binary" && !strings.ContainsRune(*p, '/')) {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(*p, "~/"); ok {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return &Error{Path: c.Path, Line: lineOf(node, pk.key), Msg: fmt.Sprintf("scanners.%s.%s %q starts with ~/ but the home directory is unknown (%v): write an absolute path", name, pk.key, *p, err)}
+			}
+			*p = filepath.Join(home, rest)
+		}
+		if !filepath.IsAbs(*p) {
+			return &Error{Path: c.Path, Line: lineOf(node, pk.key), Msg: fmt.Sprintf(
+				"scanners.%s.%s %q is a relative path: it would resolve in the working directory, which in CI is the checkout of the change under review, so the change could supply what judges it; write an absolute path outside the checkout, such as %q, %s",
+				name, pk.key, *p, pk.example, pk.otherwise)}
+		}
+		*p = filepath.Clean(*p)
+	}
+	c.Scanners[name] = s
+	return nil
+}
+
+// LiveScanners are the scanners that need a side deployed in a shadow
+// namespace to run at all.
+var LiveScanners = []string{"zap", "wapiti", "falco"}
+
+// CheckShadow refuses a policy that enables a live scanner which the
+// shadow mode ("off", "head" or "both") can never run: with "off" nothing
+// is deployed, so the scanner would be skipped on both sides and the gate
+// would judge the change without it. allowSkip accepts that.
+func (c *Config) CheckShadow(mode string) error {
+	if mode != "off" {
+		return nil
+	}
+	for _, name := range LiveScanners {
+		if !c.Enabled(name) || c.Scanner(name).AllowSkip {
+			continue
+		}
+		return &Error{Path: c.Path, Line: c.Scanner(name).Line, Msg: fmt.Sprintf(
+			"scanners.%s is enabled but --shadow is off: %s the shadow deployment, which --shadow off never creates; set --shadow head or both (the action's shadow input), or disable %s, or set scanners.%s.allowSkip: true to let the gate pass without it",
+			name, liveTitle[name], name, name)}
+	}
+	return nil
+}
+
+var liveTitle = map[string]string{"zap": "ZAP scans", "wapiti": "Wapiti scans", "falco": "Falco watches"}
 
 // scannerNames lists the keys of the scanners mapping in file order.
 func scannerNames(root *yaml.Node) []string {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +125,7 @@ func TestScannerSpecificSettings(t *testing.T) {
     apiKeyEnv: ZAP_API_KEY
   trivy-image:
     offline: true
-    resultCache: .cache/scans
+    resultCache: /var/cache/aegis/scans
 `))
 	require.NoError(t, err)
 	assert.True(t, c.Enabled("semgrep"))
@@ -138,6 +140,7 @@ func TestScannerSpecificSettings(t *testing.T) {
 		{"api key literal", "  zap:\n    apiKeyEnv: s3cr3t-key!\n", "a.yaml:5: apiKeyEnv names an environment variable"},
 		{"bad window", "  falco:\n    window: soon\n", `a.yaml:5: invalid window "soon"`},
 		{"unknown nested", "  falco:\n    podLogs: {ns: x}\n", `a.yaml:5: unknown key "ns"`},
+		{"allowSkip on a static scanner", "  trivy:\n    allowSkip: true\n", `a.yaml:5: allowSkip does not apply to scanner "trivy" (it applies to zap, wapiti, falco)`},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,4 +149,66 @@ func TestScannerSpecificSettings(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// A path setting resolves on the machine aegis runs on: a relative one
+// would land in the working directory, the checkout under review in CI.
+func TestPathSettingsMustBeAbsolute(t *testing.T) {
+	head := "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n"
+	bad := []struct{ name, data, want string }{
+		{"resultCache", "  trivy-image:\n    offline: true\n    resultCache: .cache/trivy-image\n",
+			`a.yaml:6: scanners.trivy-image.resultCache ".cache/trivy-image" is a relative path: it would resolve in the working directory, which in CI is the checkout of the change under review, so the change could supply what judges it; write an absolute path outside the checkout, such as "~/.cache/aegis/trivy-image", or leave it out to cache no result`},
+		{"archives", "  trivy-image:\n    archives: images\n", `a.yaml:5: scanners.trivy-image.archives "images" is a relative path`},
+		{"cacheDir", "  trivy-image:\n    cacheDir: ./trivy\n", `a.yaml:5: scanners.trivy-image.cacheDir "./trivy" is a relative path`},
+		{"falco file", "  falco:\n    file: events.jsonl\n", `a.yaml:5: scanners.falco.file "events.jsonl" is a relative path`},
+		{"dot-dot", "  falco:\n    file: ../events.jsonl\n", `a.yaml:5: scanners.falco.file "../events.jsonl" is a relative path`},
+		{"binary with a slash", "  trivy:\n    binary: tools/trivy\n", `a.yaml:5: scanners.trivy.binary "tools/trivy" is a relative path`},
+		{"tilde of another user", "  trivy-image:\n    resultCache: ~root/cache\n", `a.yaml:5: scanners.trivy-image.resultCache "~root/cache" is a relative path`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("a.yaml", []byte(head+tc.data))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+
+	home, err := os.UserHomeDir()
+	require.NoError(t, err)
+	c, err := Parse("a.yaml", []byte(head+"  trivy-image:\n    resultCache: ~/.cache/aegis/trivy-image\n    archives: /srv/images/\n    cacheDir: /var/cache//trivy\n    binary: trivy\n  falco:\n    file: /var/log/falco/events.jsonl\n"))
+	require.NoError(t, err)
+	ic := c.Scanner("trivy-image")
+	assert.Equal(t, filepath.Join(home, ".cache/aegis/trivy-image"), ic.ResultCache, "~/ is the user's home")
+	assert.Equal(t, "/srv/images", ic.Archives)
+	assert.Equal(t, "/var/cache/trivy", ic.CacheDir)
+	assert.Equal(t, "trivy", ic.Binary, "a bare name is looked up in PATH")
+	assert.Equal(t, "/var/log/falco/events.jsonl", c.Scanner("falco").File)
+}
+
+// A live scanner that --shadow off can never run is refused before any
+// work, naming the line that enables it; allowSkip accepts it.
+func TestCheckShadow(t *testing.T) {
+	head := "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  posture: {}\n"
+	c, err := Parse("a.yaml", []byte(head+"  zap:\n    apiURL: http://127.0.0.1:8080\n    enabled: true\n"))
+	require.NoError(t, err)
+	err = c.CheckShadow("off")
+	require.Error(t, err)
+	assert.Equal(t, "a.yaml:7: scanners.zap is enabled but --shadow is off: ZAP scans the shadow deployment, which --shadow off never creates; set --shadow head or both (the action's shadow input), or disable zap, or set scanners.zap.allowSkip: true to let the gate pass without it", err.Error())
+	var ce *Error
+	require.ErrorAs(t, err, &ce)
+	assert.NoError(t, c.CheckShadow("head"))
+	assert.NoError(t, c.CheckShadow("both"))
+
+	for _, name := range []string{"wapiti", "falco"} {
+		c, err := Parse("a.yaml", []byte(head+"  "+name+":\n    enabled: true\n"))
+		require.NoError(t, err)
+		assert.ErrorContains(t, c.CheckShadow("off"), "a.yaml:6: scanners."+name+" is enabled but --shadow is off")
+		c, err = Parse("a.yaml", []byte(head+"  "+name+":\n    enabled: true\n    allowSkip: true\n"))
+		require.NoError(t, err)
+		assert.NoError(t, c.CheckShadow("off"), "allowSkip accepts it")
+	}
+	assert.NoError(t, Default().CheckShadow("off"), "the live scanners are opt-in")
+	c, err = Parse("a.yaml", []byte(head+"  falco:\n    enabled: false\n"))
+	require.NoError(t, err)
+	assert.NoError(t, c.CheckShadow("off"))
 }

@@ -22,7 +22,10 @@ const topFindings = 5
 //   - error when no scanner ran, when none completed, or when a scanner run
 //     failed and failOn.scannerError holds and the scanner's settings allow
 //     neither the error (allowError) nor, for a scanner that is not
-//     installed (ScannerRun.Missing), its absence (allowMissing);
+//     installed (ScannerRun.Missing), its absence (allowMissing); a run of
+//     an enabled scanner that was skipped on the head (a live scanner with
+//     the head not deployed, DAST with nothing to scan) counts as failed
+//     unless the scanner's allowSkip accepts it (see judgeScanners);
 //   - fail when a new, unwaived finding is at or above failOn.severity;
 //   - pass otherwise.
 //
@@ -64,7 +67,7 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 	r.Summary = Summarize(r.Findings)
 	r.Summary.Blocking = len(blocking)
 
-	scannerErrs, allowedErrs, ok := judgeScanners(r.Scanners, cfg, failOnScannerErr)
+	scannerErrs, allowedErrs, ok, skipped := judgeScanners(r.Scanners, cfg, failOnScannerErr)
 	unhealthy := unhealthyHead(r, cfg)
 	var why []string
 	switch {
@@ -76,8 +79,12 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 		why = append(why, "Error: no scanner completed, so aegis cannot tell whether the change is safe.")
 	case len(scannerErrs) > 0:
 		r.Verdict = Error
-		why = append(why, fmt.Sprintf("Error: %s failed and the policy does not allow it, so aegis cannot tell whether the change is safe.",
-			plural(len(scannerErrs), "scanner run", "scanner runs")))
+		verb := "failed"
+		if skipped > 0 {
+			verb = "failed or did not run"
+		}
+		why = append(why, fmt.Sprintf("Error: %s %s and the policy does not allow it, so aegis cannot tell whether the change is safe.",
+			plural(len(scannerErrs), "scanner run", "scanner runs"), verb))
 	case len(blocking) > 0 || unhealthy != "":
 		r.Verdict = Fail
 		if len(blocking) == 0 {
@@ -116,16 +123,47 @@ func unhealthyHead(r *Report, cfg *config.Config) string {
 		orUnknown(r.Shadow.Head.Health), r.Shadow.Head.Namespace)
 }
 
+// sideHead is the side a change brings (the report's ScannerRun.Side).
+const sideHead = "head"
+
 // judgeScanners sorts failed runs into those that decide an error verdict
 // and those the policy accepts, each as a sentence, and counts the runs
-// that completed.
-func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool) (blocking, allowed []string, ok int) {
+// that completed and the skipped runs among the blocking ones.
+//
+// A skipped run is one rule: it counts as failed when the scanner is
+// enabled and the side is the head, because an enabled scanner that did
+// not look at the change cannot vouch for it (a head that drops its
+// Services, or is not deployed, must not pass as clean); the scanner's
+// allowSkip (or failOn.scannerError: false) accepts it. A skip on the base
+// (the base is not deployed with --shadow head, or has nothing to scan)
+// is not: with no baseline every finding of that scanner on the head
+// counts as new, so such a skip can only make the gate stricter. A
+// disabled scanner's runs are skipped by the policy itself.
+func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool) (blocking, allowed []string, ok, skipped int) {
 	for _, run := range runs {
 		switch run.Status {
 		case StatusOK:
 			ok++
 			continue
 		case StatusSkipped:
+			if run.Side != sideHead || !cfg.Enabled(run.Name) {
+				continue
+			}
+			s := cfg.Scanner(run.Name)
+			what := fmt.Sprintf("Scanner %s is enabled but did not run on the head", run.Name)
+			if run.Error != "" {
+				what += ": " + oneLine(run.Error, 300)
+			}
+			what = strings.TrimRight(what, ". ")
+			switch {
+			case s.AllowSkip:
+				allowed = append(allowed, what+"; accepted because scanners."+run.Name+".allowSkip is set.")
+			case !failOnScannerErr:
+				allowed = append(allowed, what+"; accepted because failOn.scannerError is false.")
+			default:
+				skipped++
+				blocking = append(blocking, fmt.Sprintf("%s. An enabled scanner that did not look at the change cannot vouch for it: give it something to scan (deploy the head with --shadow head or both, select a Service), disable it, or set scanners.%s.allowSkip in the policy.", what, run.Name))
+			}
 			continue
 		}
 		// Any status other than ok and skipped counts as an error: an
@@ -159,7 +197,7 @@ func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool)
 			blocking = append(blocking, fmt.Sprintf("%s. To accept this, set scanners.%s.%s in the policy.", what, run.Name, hint))
 		}
 	}
-	return blocking, allowed, ok
+	return blocking, allowed, ok, skipped
 }
 
 func failReasons(blocking []Finding, threshold Severity) []string {

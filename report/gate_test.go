@@ -34,7 +34,7 @@ func TestGate(t *testing.T) {
 	fixedCritical := withState(finding("pss.hostPathVolumes", Critical, "web", 14), Absent)
 	unchangedHigh := withState(finding("pss.hostPorts", High, "web", 16), Unchanged)
 	highFP := ComputeFingerprint(high)
-	no := false
+	no, yes := false, true
 
 	tests := []struct {
 		name        string
@@ -127,6 +127,34 @@ func TestGate(t *testing.T) {
 		{name: "every scanner failed is an error even when allowed", runs: []ScannerRun{{Name: "trivy", Side: "head", Status: StatusError}},
 			cfg:  func(c *config.Config) { c.FailOn.ScannerError = &no },
 			want: Error, wantReason: "no scanner completed"},
+		// An enabled scanner that did not look at the head cannot vouch for
+		// it; a skip on the base can only make head findings new.
+		{name: "enabled scanner skipped on the head is an error", runs: append(okRuns("posture"),
+			ScannerRun{Name: "zap", Side: "base", Status: StatusOK}, ScannerRun{Name: "zap", Side: "head", Status: StatusSkipped, Error: "no Service in shadow namespace ns-head: nothing to scan"}),
+			cfg:  func(c *config.Config) { c.Scanners["zap"] = config.ScannerSettings{Enabled: &yes} },
+			want: Error, wantReason: "Error: 1 scanner run failed or did not run and the policy does not allow it",
+			wantReasons: []string{"Scanner zap is enabled but did not run on the head: no Service in shadow namespace ns-head: nothing to scan. An enabled scanner that did not look at the change cannot vouch for it: give it something to scan (deploy the head with --shadow head or both, select a Service), disable it, or set scanners.zap.allowSkip in the policy."}},
+		{name: "allowSkip accepts a skip on the head", runs: append(okRuns("posture"), ScannerRun{Name: "falco", Side: "head", Status: StatusSkipped, Error: "the head side is not deployed"}),
+			cfg:  func(c *config.Config) { c.Scanners["falco"] = config.ScannerSettings{Enabled: &yes, AllowSkip: true} },
+			want: Pass, wantReasons: []string{"Scanner falco is enabled but did not run on the head: the head side is not deployed; accepted because scanners.falco.allowSkip is set."}},
+		{name: "allowError does not accept a skip", runs: append(okRuns("posture"), ScannerRun{Name: "wapiti", Side: "head", Status: StatusSkipped}),
+			cfg: func(c *config.Config) {
+				c.Scanners["wapiti"] = config.ScannerSettings{Enabled: &yes, AllowError: true, AllowMissing: true}
+			},
+			want: Error},
+		{name: "failOn.scannerError false accepts a skip", runs: append(okRuns("posture"), ScannerRun{Name: "wapiti", Side: "head", Status: StatusSkipped}),
+			cfg: func(c *config.Config) {
+				c.FailOn.ScannerError = &no
+				c.Scanners["wapiti"] = config.ScannerSettings{Enabled: &yes}
+			},
+			want: Pass, wantReasons: []string{"Scanner wapiti is enabled but did not run on the head; accepted because failOn.scannerError is false."}},
+		{name: "a skip on the base is not an error", runs: append(okRuns("posture"),
+			ScannerRun{Name: "zap", Side: "base", Status: StatusSkipped, Error: "the base side is not deployed"}, ScannerRun{Name: "zap", Side: "head", Status: StatusOK}),
+			cfg:  func(c *config.Config) { c.Scanners["zap"] = config.ScannerSettings{Enabled: &yes} },
+			want: Pass},
+		{name: "a disabled scanner's skip is not an error", runs: append(okRuns("posture"),
+			ScannerRun{Name: "semgrep", Side: "base", Status: StatusSkipped, Error: "opt-in"}, ScannerRun{Name: "semgrep", Side: "head", Status: StatusSkipped, Error: "opt-in"}),
+			want: Pass},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,22 @@ import (
 // can honour a policy's allowMissing for it.
 var ErrNotInstalled = errors.New("scanner not installed")
 
+// SkipError is returned by a scanner that could not scan a side for a
+// reason that is not a failure of the tool: a live scanner whose side is
+// not deployed, a DAST scanner that finds no Service port to scan. The
+// run is recorded as skipped with the reason; the gate fails closed on an
+// enabled scanner skipped on the head unless the policy's allowSkip says
+// otherwise (report.Gate).
+type SkipError struct{ Reason string }
+
+// Error is the reason, marked as a skip.
+func (e *SkipError) Error() string { return "skipped: " + e.Reason }
+
+// Skip returns a SkipError with the formatted reason.
+func Skip(format string, args ...any) error {
+	return &SkipError{Reason: fmt.Sprintf(format, args...)}
+}
+
 // DefaultTimeout bounds one scanner on one side when .aegis.yaml sets none.
 const DefaultTimeout = 10 * time.Minute
 
@@ -126,7 +142,7 @@ func (r *Runner) runOne(ctx context.Context, s Scanner, t Target, settings confi
 	run := report.ScannerRun{Name: s.Name(), Side: t.Side, Version: version}
 	if _, live := s.(LiveScanner); live && t.Shadow == nil {
 		run.Status = report.StatusSkipped
-		run.Error = "side not deployed in a shadow namespace"
+		run.Error = fmt.Sprintf("the %s side is not deployed in a shadow namespace (--shadow off deploys neither side, --shadow head only the head)", t.Side)
 		return run, nil
 	}
 	if verr != nil {
@@ -142,6 +158,15 @@ func (r *Runner) runOne(ctx context.Context, s Scanner, t Target, settings confi
 	run.DurationMs = time.Since(start).Milliseconds()
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err() // a scanner that ignores its deadline must not pass
+	}
+	var skip *SkipError
+	if errors.As(err, &skip) {
+		if ctx.Err() == nil {
+			run.Status = report.StatusSkipped
+			run.Error = skip.Reason
+			return run, nil
+		}
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err) // cut short: a timeout, not a skip
 	}
 	if err != nil {
 		run.Status = report.StatusError

@@ -187,3 +187,46 @@ func TestRunnerSkipsOptInScannersUnlessEnabled(t *testing.T) {
 	assert.True(t, called)
 	assert.Equal(t, report.StatusOK, res.Runs[0].Status)
 }
+
+// liveFake is a live scanner (it needs a deployed side).
+type liveFake struct{ fakeScanner }
+
+func (liveFake) NeedsShadow() {}
+
+// A scanner that says it had nothing to scan is skipped with its reason
+// (the gate decides what that means), not "ok" with no findings; a live
+// scanner on an undeployed side says which side.
+func TestRunnerRecordsSkips(t *testing.T) {
+	s := fakeScanner{name: "posture", scan: func(_ context.Context, t Target) ([]report.Finding, error) {
+		if t.Side == Head {
+			return nil, Skip("no Service in %s", "ns-head")
+		}
+		return []report.Finding{finding("a", report.High)}, nil
+	}}
+	res := (&Runner{Scanners: []Scanner{s}}).Run(context.Background(), targets()...)
+	require.Len(t, res.Runs, 2)
+	assert.Equal(t, report.StatusOK, res.Runs[0].Status)
+	assert.Equal(t, report.ScannerRun{Name: "posture", Side: Head, Status: report.StatusSkipped, Version: "1.2.3", Error: "no Service in ns-head", DurationMs: res.Runs[1].DurationMs}, res.Runs[1])
+	assert.Empty(t, res.Findings[Head])
+
+	// A skip that comes with the deadline is a timeout, not a skip.
+	slow := fakeScanner{name: "posture", scan: func(ctx context.Context, _ Target) ([]report.Finding, error) {
+		<-ctx.Done()
+		return nil, Skip("gave up")
+	}}
+	cfg, err := config.Parse("a.yaml", []byte("apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  posture:\n    timeout: 50ms\n"))
+	require.NoError(t, err)
+	res = (&Runner{Scanners: []Scanner{slow}, Config: cfg}).Run(context.Background(), Target{Side: Head})
+	assert.Equal(t, report.StatusError, res.Runs[0].Status)
+	assert.Contains(t, res.Runs[0].Error, "timed out")
+
+	live := liveFake{fakeScanner{name: "health", scan: func(context.Context, Target) ([]report.Finding, error) {
+		t.Error("a live scanner never scans an undeployed side")
+		return nil, nil
+	}}}
+	res = (&Runner{Scanners: []Scanner{live}}).Run(context.Background(), targets()...)
+	for _, run := range res.Runs {
+		assert.Equal(t, report.StatusSkipped, run.Status)
+		assert.Contains(t, run.Error, "the "+run.Side+" side is not deployed in a shadow namespace")
+	}
+}

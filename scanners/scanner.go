@@ -33,7 +33,8 @@ type Target struct {
 }
 
 // LiveScanner is a scanner that needs the side deployed: the runner skips
-// it on a side without a shadow deployment.
+// it on a side without a shadow deployment (and the gate fails closed when
+// that side is the head, unless the policy's allowSkip accepts it).
 type LiveScanner interface {
 	Scanner
 	NeedsShadow()
@@ -57,6 +58,8 @@ type Scanner interface {
 	// Rules lists every rule the scanner may report.
 	Rules() []report.Rule
 	// Scan returns the findings of one side. An error means the side was
-	// not scanned, not that it is clean.
+	// not scanned, not that it is clean; a *SkipError (Skip) says there was
+	// nothing the scanner could scan, which the gate treats as it treats a
+	// live scanner on an undeployed side.
 	Scan(ctx context.Context, t Target) ([]report.Finding, error)
 }

@@ -22,10 +22,16 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "aegis")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building aegis: " + err.Error())
+	// AEGIS_TEST_BINARY runs the tests against another build (say, the
+	// parent commit's, to see a regression test fail without its fix).
+	if b := os.Getenv("AEGIS_TEST_BINARY"); b != "" {
+		binary = b
+	} else {
+		build := exec.Command("go", "build", "-o", binary, ".")
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			panic("building aegis: " + err.Error())
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -48,8 +48,8 @@ const (
 // hostileEntries are the entry points, each with the least number of cases
 // the corpus must keep.
 var hostileEntries = map[string]int{
-	entryCLI: 5, entryConfig: 8, entryKustomize: 10, entryHelm: 9,
-	entryPlain: 16, entryEvent: 6, entryArgoCD: 7, entryScanner: 5,
+	entryCLI: 14, entryConfig: 18, entryKustomize: 22, entryHelm: 11,
+	entryPlain: 17, entryEvent: 16, entryArgoCD: 20, entryScanner: 12,
 }
 
 // The canaries: a Secret value of the head, and the content of a file

@@ -39,7 +39,17 @@ func (s *scannerSet) close() {
 // in the list, enabled or not, so that the report says which ones did not
 // run and why; a disabled scanner is built without its side effects (no
 // listener is opened for a disabled Falco). kube is nil with --shadow=off.
+//
+// A live scanner (zap, wapiti, falco) that the policy enables but the
+// shadow mode can never run is a configuration error (exit 2), unless the
+// policy allows it to be skipped: see config.CheckShadow.
 func buildScanners(cfg *config.Config, shadowMode string, kube *rest.Config, progress func(string, ...any)) (*scannerSet, error) {
+	if shadowMode == "" {
+		shadowMode = verify.ShadowOff
+	}
+	if err := cfg.CheckShadow(shadowMode); err != nil {
+		return nil, err
+	}
 	set := &scannerSet{}
 	add := func(s ...scanners.Scanner) { set.scanners = append(set.scanners, s...) }
 
@@ -52,10 +62,10 @@ func buildScanners(cfg *config.Config, shadowMode string, kube *rest.Config, pro
 	ic := cfg.Scanner(trivy.ImageName)
 	add(trivy.NewImage(trivy.ImageOptions{
 		Binary:      ic.Binary,
-		CacheDir:    relativeTo(cfg, ic.CacheDir),
+		CacheDir:    ic.CacheDir, // absolute: config refuses a relative path
 		UpdateDB:    !ic.Offline,
-		ResultCache: relativeTo(cfg, ic.ResultCache),
-		Archives:    relativeTo(cfg, ic.Archives),
+		ResultCache: ic.ResultCache,
+		Archives:    ic.Archives,
 		Insecure:    ic.Insecure,
 		ExtraArgs:   ic.Args,
 	}))
@@ -130,14 +140,15 @@ func falcoScanner(cfg *config.Config, kube *rest.Config, progress func(string, .
 		opts.Sources = append(opts.Sources, falco.PodLogs{Client: client, Namespace: fc.PodLogs.Namespace, Selector: fc.PodLogs.Selector})
 	}
 	if fc.File != "" {
-		opts.Sources = append(opts.Sources, falco.File{Path: relativeTo(cfg, fc.File)})
+		opts.Sources = append(opts.Sources, falco.File{Path: fc.File}) // absolute: config refuses a relative path
 	}
 	return falco.New(opts), nil
 }
 
-// relativeTo resolves a path written in the policy against the policy
-// file's directory, where its author meant it; never against a side's
-// tree, which the pull request controls.
+// relativeTo resolves a Semgrep rules path written in the policy against
+// the policy file's directory, where its author meant it; never against a
+// side's tree, which the pull request controls. (The policy's other paths
+// must be absolute: see config's pathKeys.)
 func relativeTo(cfg *config.Config, p string) string {
 	if cfg.Path == "" || p == "" || filepath.IsAbs(p) {
 		return p

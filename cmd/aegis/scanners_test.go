@@ -69,7 +69,7 @@ func withoutTrivy(t *testing.T) []string {
 // without it gets no verdict it did not earn: the gate errors (exit 3) and
 // says how to install Trivy or to accept its absence.
 func TestMissingTrivyFailsClosed(t *testing.T) {
-	args := []string{"verify", "--output", "json", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after"}
+	args := []string{"verify", "--output", "json", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after"}
 	res := runWithEnv(t, withoutTrivy(t), append([]string{"--config", writeConfig(t, "")}, args...)...)
 	require.Equal(t, exitInfra, res.code, res.stderr)
 	assert.Equal(t, "error", decodeReport(t, res.stdout).Verdict)
@@ -95,8 +95,8 @@ func TestMissingTrivyFailsClosed(t *testing.T) {
 // TestOptInScannerFailsClosedOnceEnabled: semgrep is off by default;
 // enabled without a binary it is an error, not a silent pass.
 func TestOptInScannerFailsClosedOnceEnabled(t *testing.T) {
-	args := []string{"verify", "--output", "json", "--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after"}
-	res := runBinary(t, args...)
+	args := []string{"verify", "--output", "json", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after"}
+	res := runBinary(t, append([]string{"-c", ".aegis.yaml"}, args...)...)
 	require.Equal(t, exitPass, res.code, res.stderr)
 	for _, run := range scannerRuns(t, res.stdout) {
 		if run.Name == "semgrep" {
@@ -133,7 +133,7 @@ func TestFalcoAlertsGateTheShadow(t *testing.T) {
 	cfg := writeConfig(t, fmt.Sprintf("scanners:\n  falco:\n    enabled: true\n    window: 8s\n    file: %s\n", events))
 
 	cmd := exec.Command(binary, "verify", "--output", "json", "--config", cfg, "--shadow", "both", "--kubeconfig", kc, "--run-id", runID,
-		"--base", "examples/plain-yaml/before", "--head", "examples/plain-yaml/after")
+		"--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after")
 	cmd.Dir = repoRoot(t)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -206,7 +206,7 @@ func TestRealNodeWapitiThroughTheCLI(t *testing.T) {
 	cfg := writeConfig(t, "scanners:\n  wapiti:\n    enabled: true\n")
 	runID := fmt.Sprintf("dast%d", time.Now().UnixNano()%1_000_000)
 	res := runBinary(t, "verify", "--output", "json", "--config", cfg, "--shadow", "both", "--kubeconfig", kc, "--run-id", runID,
-		"--base", "examples/kustomize-overlay/before", "--head", "examples/kustomize-overlay/after", "overlays/prod")
+		"--base-dir", "examples/kustomize-overlay/before", "--head-dir", "examples/kustomize-overlay/after", "overlays/prod")
 	require.Equal(t, exitFail, res.code, "the example's hostPath still fails it: %s", res.stderr)
 	r := decodeReport(t, res.stdout)
 	for _, run := range scannerRuns(t, res.stdout) {
@@ -242,7 +242,7 @@ func TestHangingScannerTimesOut(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(head, "app.py"), []byte("print('hi')\n"), 0o644))
 
 	start := time.Now()
-	res := runBinary(t, "verify", "--output", "json", "--config", cfg, "--base", base, "--head", head)
+	res := runBinary(t, "verify", "--output", "json", "--config", cfg, "--base-dir", base, "--head-dir", head)
 	took := time.Since(start)
 	require.Equal(t, exitInfra, res.code, res.stderr)
 	assert.Less(t, took, 60*time.Second, "bounded by the timeout, not by the hang")

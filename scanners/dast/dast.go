@@ -178,12 +178,14 @@ func (s *Scanner) scan(ctx context.Context, cs kubernetes.Interface, t scanners.
 		return nil, fmt.Errorf("%s on %s: %w", name, t.Side, err)
 	}
 	if len(targets) == 0 {
+		// Nothing scanned is not "nothing found": a change that drops or
+		// renames its Services would otherwise make every finding of the
+		// base look fixed. The run is skipped, which the gate refuses on
+		// the head unless scanners.<name>.allowSkip is set.
 		if services == 0 {
-			s.logf("%s on %s: no Service in shadow namespace %s: nothing to scan, no findings", name, t.Side, ns)
-		} else {
-			s.logf("%s on %s: none of the %d Services of %s has a port to scan (see the skipped ones above: filters, non-TCP ports, ExternalName): nothing to scan, no findings", name, t.Side, services, ns)
+			return nil, scanners.Skip("no Service in shadow namespace %s: nothing to scan (scanners.%s.allowSkip: true accepts this)", ns, name)
 		}
-		return []report.Finding{}, nil
+		return nil, scanners.Skip("none of the %d Services of %s has a port to scan (services/ports filters, non-TCP ports, ExternalName: see the log): nothing to scan (scanners.%s.allowSkip: true accepts this)", services, ns, name)
 	}
 	out := []report.Finding{}
 	for _, tg := range targets {

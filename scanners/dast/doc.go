@@ -31,8 +31,11 @@
 //     come up, a port where nothing answers HTTP, a backend error or a
 //     timeout (Options.TargetTimeout per Service port) fails the side's scan:
 //     a scan that reached nothing is not a pass.
-//   - A side with no Service at all (or none left by the filters) has no
-//     findings; Scan says so through Options.Logf.
+//   - A side with no Service at all (or none left by the filters) was not
+//     scanned: Scan returns a scanners.SkipError, the run is "skipped", and
+//     the gate fails closed when that side is the head, unless the policy
+//     sets scanners.<name>.allowSkip (a change that drops or renames its
+//     Services must not make the base's findings look fixed).
 //   - A backend whose tool is missing wraps scanners.ErrNotInstalled (for
 //     ZAP: its daemon does not answer), so a policy's allowMissing applies.
 //

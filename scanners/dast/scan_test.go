@@ -295,13 +295,20 @@ func TestScanFilters(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, c.opts, &fakeBackend{}, map[string]uint16{"prod-web-b:8080": localPort(t, api), "prod-api-1:3000": localPort(t, api)})
 			fs, err := h.s.scan(context.Background(), fake.NewClientset(cluster()...), sideTarget(scanners.Head))
+			assert.Equal(t, c.want, h.fw.opened)
+			if c.want == nil {
+				// Filters that select nothing scanned nothing: a skip
+				// (which the gate refuses on the head), not a clean pass.
+				var skip *scanners.SkipError
+				require.ErrorAs(t, err, &skip)
+				assert.Contains(t, skip.Reason, "none of the 3 Services")
+				assert.Contains(t, skip.Reason, "allowSkip")
+				assert.Nil(t, fs)
+				return
+			}
 			require.NoError(t, err)
 			assert.NotNil(t, fs)
 			assert.Empty(t, fs)
-			assert.Equal(t, c.want, h.fw.opened)
-			if c.want == nil {
-				assert.Contains(t, strings.Join(*h.logs, "\n"), "none of the 3 Services")
-			}
 		})
 	}
 }
@@ -326,13 +333,16 @@ func TestServiceWithoutReadyPodFailsTheSide(t *testing.T) {
 	assert.Empty(t, h.backend.scanned())
 }
 
-func TestNoServiceMeansNoFindings(t *testing.T) {
+// A side without a Service was not scanned: a skip, never "no findings"
+// (a head that drops its Service would make the base's alerts look fixed).
+func TestNoServiceIsASkip(t *testing.T) {
 	h := newHarness(t, Options{}, &fakeBackend{}, nil)
 	fs, err := h.s.scan(context.Background(), fake.NewClientset(), sideTarget(scanners.Head))
-	require.NoError(t, err)
-	assert.NotNil(t, fs)
-	assert.Empty(t, fs)
-	assert.Contains(t, strings.Join(*h.logs, "\n"), "fake on head: no Service in shadow namespace "+shadowNS+": nothing to scan, no findings")
+	var skip *scanners.SkipError
+	require.ErrorAs(t, err, &skip)
+	assert.Nil(t, fs)
+	assert.Equal(t, "no Service in shadow namespace "+shadowNS+": nothing to scan (scanners.fake.allowSkip: true accepts this)", skip.Reason)
+	assert.Empty(t, h.backend.scanned())
 }
 
 // Whatever goes wrong once the forward is open, it is closed, and the side

@@ -51,9 +51,12 @@ type ImageOptions struct {
 	// missing one is an error.
 	UpdateDB bool
 	// ResultCache is a directory where aegis keeps `trivy image` reports
-	// by image digest, database version, Trivy release and ExtraArgs, so
-	// that a later run skips images that did not change. Empty turns the
-	// cache off.
+	// by image digest, database (build time and file digest), Trivy
+	// release, ExtraArgs and Insecure, so that a later run skips images
+	// that did not change. Empty turns the cache off. It must be private
+	// to the user aegis runs as (created 0700; entries 0600): a directory
+	// that belongs to someone else or that others may write to fails the
+	// scan, since whoever writes an entry decides what an image holds.
 	ResultCache string
 	// Archives is a directory of image tarballs (docker-archive, as `docker
 	// save` or go-containerregistry's tarball.Write write them, one image
@@ -87,6 +90,7 @@ type ImageScanner struct {
 
 	infoMu sync.Mutex
 	info   *trivyInfo
+	dbSum  string // "sha256:..." of db/trivy.db, once the result cache needs it
 
 	archOnce sync.Once
 	arch     *archives
@@ -233,6 +237,23 @@ func (s *ImageScanner) trivyInfo(ctx context.Context, bin string) (*trivyInfo, e
 	return s.info, nil
 }
 
+// dbDigest is the SHA-256 of the vulnerability database file Trivy will
+// read, computed once per scanner (after UpdateDB's download): part of the
+// result cache's key.
+func (s *ImageScanner) dbDigest() (string, error) {
+	s.infoMu.Lock()
+	defer s.infoMu.Unlock()
+	if s.dbSum != "" {
+		return s.dbSum, nil
+	}
+	d, err := fileDigest(filepath.Join(s.cacheDir, "db", "trivy.db"))
+	if err != nil {
+		return "", fmt.Errorf("digest of the vulnerability database: %w", err)
+	}
+	s.dbSum = d
+	return d, nil
+}
+
 // checkDB fails unless Trivy has a database in its cache directory: Trivy
 // would refuse --skip-db-update without one, with a message that does not
 // say what to do.
@@ -276,8 +297,12 @@ func (s *ImageScanner) Scan(ctx context.Context, t scanners.Target) ([]report.Fi
 	if err := s.checkDB(info); err != nil {
 		return nil, err
 	}
+	dbDigest := ""
 	if s.opts.ResultCache != "" {
-		if err := os.MkdirAll(s.opts.ResultCache, 0o700); err != nil {
+		if err := prepareResultCache(s.opts.ResultCache); err != nil {
+			return nil, fmt.Errorf("%s: %w", ImageName, err)
+		}
+		if dbDigest, err = s.dbDigest(); err != nil {
 			return nil, fmt.Errorf("%s: result cache: %w", ImageName, err)
 		}
 	}
@@ -294,7 +319,7 @@ func (s *ImageScanner) Scan(ctx context.Context, t scanners.Target) ([]report.Fi
 	var wg sync.WaitGroup
 	for i, ref := range refs {
 		wg.Go(func() {
-			reports[i], errs[i] = s.image(ctx, bin, info, ref)
+			reports[i], errs[i] = s.image(ctx, bin, info, dbDigest, ref)
 			if errs[i] != nil {
 				errs[i] = fmt.Errorf("image %s: %w", ref, errs[i])
 			}
@@ -337,33 +362,36 @@ func (s *ImageScanner) Scan(ctx context.Context, t scanners.Target) ([]report.Fi
 
 // image returns the report of one reference: resolved to its source and
 // digest once per scanner, then scanned once per distinct image.
-func (s *ImageScanner) image(ctx context.Context, bin string, info *trivyInfo, ref string) (*ImageReport, error) {
+func (s *ImageScanner) image(ctx context.Context, bin string, info *trivyInfo, dbDigest, ref string) (*ImageReport, error) {
 	src, err := s.resolves.do(ctx, ref, func(ctx context.Context) (imageSource, error) { return s.resolve(ctx, ref) })
 	if err != nil {
 		return nil, err
 	}
 	deadline, _ := ctx.Deadline()
 	return s.scans.do(ctx, src.key(), func(ctx context.Context) (*ImageReport, error) {
-		return s.scan(ctx, bin, info, src, deadline)
+		return s.scan(ctx, bin, info, dbDigest, src, deadline)
 	})
 }
 
 // scan gets one image's report: from the result cache when the image has
 // a digest and the cache an entry for it, else from Trivy (then stored).
+// dbDigest is the database file's digest ("" without a result cache).
 // deadline is the first asking side's (zero for none): Trivy's own
 // --timeout must not end a scan that aegis still allows.
-func (s *ImageScanner) scan(ctx context.Context, bin string, info *trivyInfo, src imageSource, deadline time.Time) (*ImageReport, error) {
+func (s *ImageScanner) scan(ctx context.Context, bin string, info *trivyInfo, dbDigest string, src imageSource, deadline time.Time) (*ImageReport, error) {
 	s.images.Add(1)
 	var key *cacheKey
-	if s.opts.ResultCache != "" && src.digest != "" && info.VulnerabilityDB != nil {
+	if s.opts.ResultCache != "" && dbDigest != "" && src.digest != "" && info.VulnerabilityDB != nil {
 		key = &cacheKey{
 			Format:      cacheFormat,
 			Trivy:       info.Version,
 			DBSchema:    info.VulnerabilityDB.Version,
 			DBUpdatedAt: info.VulnerabilityDB.UpdatedAt.UTC(),
+			DBDigest:    dbDigest,
 			Source:      src.kind(),
 			Digest:      src.digest,
 			Args:        slices.Clone(s.opts.ExtraArgs),
+			Insecure:    s.opts.Insecure,
 		}
 		if rep, ok := readCache(s.opts.ResultCache, *key); ok {
 			s.cacheHits.Add(1)

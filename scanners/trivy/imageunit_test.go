@@ -495,48 +495,6 @@ func mustUserCache(t *testing.T) string {
 	return d
 }
 
-func TestResultCacheEntries(t *testing.T) {
-	dir := t.TempDir()
-	_, raw := imageFixtureReport(t)
-	key := cacheKey{Format: cacheFormat, Trivy: "0.74.0", DBSchema: 2, DBUpdatedAt: dbUpdatedAt, Source: sourceRegistry, Digest: digestA}
-	_, ok := readCache(dir, key)
-	assert.False(t, ok, "empty cache")
-	require.NoError(t, writeCache(dir, key, "r/a:1", raw))
-	rep, ok := readCache(dir, key)
-	require.True(t, ok)
-	want, _ := imageFixtureReport(t)
-	assert.Equal(t, want, rep)
-
-	for name, k := range map[string]cacheKey{
-		"another digest":   func() cacheKey { k := key; k.Digest = digestB; return k }(),
-		"another database": func() cacheKey { k := key; k.DBUpdatedAt = k.DBUpdatedAt.Add(time.Hour); return k }(),
-		"another release":  func() cacheKey { k := key; k.Trivy = "0.75.0"; return k }(),
-		"other arguments":  func() cacheKey { k := key; k.Args = []string{"--ignore-unfixed"}; return k }(),
-	} {
-		_, ok := readCache(dir, k)
-		assert.False(t, ok, name)
-	}
-	// An entry whose recorded key differs (a hash collision, or a file
-	// copied over) is a miss.
-	other := key
-	other.Digest = digestB
-	data, err := os.ReadFile(key.path(dir))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(other.path(dir), data, 0o600))
-	_, ok = readCache(dir, other)
-	assert.False(t, ok)
-	// A report that does not parse is a miss.
-	require.NoError(t, writeCache(dir, key, "r/a:1", []byte(`{"SchemaVersion": 1}`)))
-	_, ok = readCache(dir, key)
-	assert.False(t, ok)
-
-	files, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, f := range files {
-		assert.False(t, strings.HasSuffix(f.Name(), ".tmp"), "no temporary file left: %s", f.Name())
-	}
-}
-
 func TestGroupSharesOneCall(t *testing.T) {
 	var g group[int]
 	var calls atomic.Int32
