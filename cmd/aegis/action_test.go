@@ -157,10 +157,11 @@ func TestActionEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	const headSHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821" // pull_request.head.sha of the payload
 	step := newActionStep(t, srv, payload, map[string]string{
-		"path":   "overlays/prod",
-		"base":   "examples/kustomize-overlay/before",
-		"head":   "examples/kustomize-overlay/after",
-		"shadow": "off",
+		"path":     "overlays/prod",
+		"base-dir": "examples/kustomize-overlay/before",
+		"head-dir": "examples/kustomize-overlay/after",
+		"config":   filepath.Join(repoRoot(t), ".aegis.yaml"),
+		"shadow":   "off",
 	})
 	sarifFile, jsonFile := filepath.Join(step.dir, "aegis.sarif"), filepath.Join(step.dir, "aegis-report.json")
 	step.env["INPUT_SARIF-FILE"], step.env["INPUT_REPORT-JSON"] = sarifFile, jsonFile
@@ -275,8 +276,9 @@ func TestActionEndToEndWithShadow(t *testing.T) {
 	require.NoError(t, err)
 	step := newActionStep(t, srv, payload, map[string]string{
 		"path":       "overlays/prod",
-		"base":       "examples/kustomize-overlay/before",
-		"head":       "examples/kustomize-overlay/after",
+		"base-dir":   "examples/kustomize-overlay/before",
+		"head-dir":   "examples/kustomize-overlay/after",
+		"config":     filepath.Join(repoRoot(t), ".aegis.yaml"),
 		"shadow":     "both",
 		"kubeconfig": string(kubeconfig),
 	})
@@ -320,7 +322,7 @@ func TestActionCommandOutsideActions(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"action"}, &stdout, &stderr)
 	assert.Equal(t, exitBadInput, code)
-	assert.Contains(t, stderr.String(), "inputs base and head are required")
+	assert.Contains(t, stderr.String(), "inputs base and head (git revisions) or base-dir and head-dir (directories) are required")
 	assert.Contains(t, stdout.String(), "::error title=aegis%3A bad input::")
 }
 

@@ -238,7 +238,7 @@ func TestGitRevisions(t *testing.T) {
 
 	// A private TMPDIR: what aegis leaves behind is all that can be in it.
 	tmp := t.TempDir()
-	res := runWithEnv(t, []string{"TMPDIR=" + tmp}, "verify", "--output", "json", "--base", "HEAD~1", "--head", "HEAD", filepath.Join(repo, "deploy/overlays/prod"))
+	res := runWithEnv(t, []string{"TMPDIR=" + tmp}, "verify", "--output", "json", "-c", ".aegis.yaml", "--base", "HEAD~1", "--head", "HEAD", filepath.Join(repo, "deploy/overlays/prod"))
 	require.Equal(t, 1, res.code, res.stderr)
 	r := decodeReport(t, res.stdout)
 	assert.True(t, hasFinding(r, "pss.hostPathVolumes", "new", "deploy/overlays/prod/node-logs.yaml"), "paths are repository-relative: %+v", r.Findings)
