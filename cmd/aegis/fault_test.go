@@ -120,6 +120,23 @@ func (c *privateCluster) script(t *testing.T, ctx context.Context, path string, 
 }
 
 // aegisNamespaces lists every namespace aegis created, terminating or not.
+// writeStoppingTrivy writes work/trivy: a stand-in Trivy whose first
+// `trivy config` stops this cluster's API server (and waits until it is
+// down), then answers an empty report like Trivy. It records the stop in
+// work/stop.log.
+func (c *privateCluster) writeStoppingTrivy(t *testing.T, work string) {
+	t.Helper()
+	var exports strings.Builder
+	for _, kv := range c.env {
+		exports.WriteString("export " + kv + "\n")
+	}
+	stop := filepath.Join(repoRoot(t), "hack/cluster/restart-apiserver.sh")
+	script := "#!/bin/sh\ncase \"$1\" in --version) echo 'Version: 0.74.0'; exit 0;; esac\n" + exports.String() +
+		"if mkdir " + filepath.Join(work, "stopped") + " 2>/dev/null; then " + stop + " stop >" + filepath.Join(work, "stop.log") + " 2>&1; fi\n" +
+		`echo '{"SchemaVersion":2,"Results":[]}'` + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(work, "trivy"), []byte(script), 0o755))
+}
+
 func (c *privateCluster) aegisNamespaces(t *testing.T) []string {
 	t.Helper()
 	list, err := c.client.CoreV1().Namespaces().List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=aegis"})
@@ -278,28 +295,17 @@ current-context: gone
 // and the `aegis gc` to run, in the reports too; gc cleans up after restart.
 func TestAPIServerStoppedDuringTheScans(t *testing.T) {
 	c := startPrivateCluster(t)
-	root := repoRoot(t)
 	runID := fmt.Sprintf("scanfault%d", time.Now().UnixNano()%1_000_000)
 	ns := "aegis-" + runID + "-head"
 	work := t.TempDir()
 
-	// A stand-in Trivy whose first `trivy config` stops the API server (and
-	// waits until it is down), then answers an empty report like Trivy.
-	var exports strings.Builder
-	for _, kv := range c.env {
-		exports.WriteString("export " + kv + "\n")
-	}
-	stop := filepath.Join(root, "hack/cluster/restart-apiserver.sh")
-	script := "#!/bin/sh\ncase \"$1\" in --version) echo 'Version: 0.74.0'; exit 0;; esac\n" + exports.String() +
-		"if mkdir " + filepath.Join(work, "stopped") + " 2>/dev/null; then " + stop + " stop >" + filepath.Join(work, "stop.log") + " 2>&1; fi\n" +
-		`echo '{"SchemaVersion":2,"Results":[]}'` + "\n"
+	c.writeStoppingTrivy(t, work)
 	writeFiles(t, work, map[string]string{
 		"base/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: \"1\"\n",
 		"head/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: \"2\"\n",
 		"policy.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  trivy:\n    binary: " + filepath.Join(work, "trivy") +
 			"\n    timeout: 2m\n  trivy-image:\n    enabled: false\n",
 	})
-	require.NoError(t, os.WriteFile(filepath.Join(work, "trivy"), []byte(script), 0o755))
 
 	res := runBinaryIn(t, work, "verify", "--shadow", "head", "--kubeconfig", c.kubeconfig, "--run-id", runID,
 		"--config", "policy.yaml", "--json", "aegis.json", "--markdown", "aegis.md", "--base-dir", "base", "--head-dir", "head")
@@ -333,24 +339,15 @@ func TestAPIServerStoppedDuringTheScans(t *testing.T) {
 // into error; nothing afterwards may judge again and bring back a pass.
 func TestActionTeardownFailureIsError(t *testing.T) {
 	c := startPrivateCluster(t)
-	root := repoRoot(t)
 	runID := "" // the action names the run after GITHUB_RUN_ID
 	work := t.TempDir()
-	var exports strings.Builder
-	for _, kv := range c.env {
-		exports.WriteString("export " + kv + "\n")
-	}
-	stop := filepath.Join(root, "hack/cluster/restart-apiserver.sh")
-	script := "#!/bin/sh\ncase \"$1\" in --version) echo 'Version: 0.74.0'; exit 0;; esac\n" + exports.String() +
-		"if mkdir " + filepath.Join(work, "stopped") + " 2>/dev/null; then " + stop + " stop >" + filepath.Join(work, "stop.log") + " 2>&1; fi\n" +
-		`echo '{"SchemaVersion":2,"Results":[]}'` + "\n"
+	c.writeStoppingTrivy(t, work)
 	writeFiles(t, work, map[string]string{
 		"apps/before/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: \"1\"\n",
 		"apps/after/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n  a: \"2\"\n",
 		"policy.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nscanners:\n  trivy:\n    binary: " + filepath.Join(work, "trivy") +
 			"\n    timeout: 2m\n  trivy-image:\n    enabled: false\n",
 	})
-	require.NoError(t, os.WriteFile(filepath.Join(work, "trivy"), []byte(script), 0o755))
 	kubeconfig, err := os.ReadFile(c.kubeconfig)
 	require.NoError(t, err)
 

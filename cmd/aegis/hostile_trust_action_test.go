@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,12 +109,7 @@ func stickyCommentCases() []hostileCase {
 // policy is the directory's .aegis.yaml, named by absolute path.
 func commentPR(t *testing.T, dir string, inputs map[string]string) invocation {
 	t.Helper()
-	git := func(args ...string) string {
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, string(out))
-		return strings.TrimSpace(string(out))
-	}
+	git := gitIn(t, dir)
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-qm", "base")

@@ -149,13 +149,7 @@ func prRepo(t *testing.T, dir string, extra map[string]string) prCheckout {
 func prRepoWith(t *testing.T, dir string, baseFiles, headFiles map[string]string, headApp string) prCheckout {
 	t.Helper()
 	repo := filepath.Join(dir, "repo")
-	pr := prCheckout{dir: repo}
-	pr.git = func(args ...string) string {
-		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, string(out))
-		return strings.TrimSpace(string(out))
-	}
+	pr := prCheckout{dir: repo, git: gitIn(t, repo)}
 	files := map[string]string{"apps/web/app.yaml": goodDeployment}
 	for k, v := range baseFiles {
 		files[k] = v
@@ -173,6 +167,18 @@ func prRepoWith(t *testing.T, dir string, baseFiles, headFiles map[string]string
 	pr.git("add", "-A")
 	pr.git("commit", "-qm", "head")
 	return pr
+}
+
+// gitIn runs git in repo as a test user, failing the test on an error, and
+// returns its trimmed output.
+func gitIn(t *testing.T, repo string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		return strings.TrimSpace(string(out))
+	}
 }
 
 // standInSemgrep writes a stand-in for Semgrep that answers --version and,
