@@ -21,6 +21,7 @@ import (
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/secret"
 	"github.com/kube-sentient/aegis/shadow"
 	"github.com/kube-sentient/aegis/verify"
 )
@@ -52,8 +53,15 @@ type Deps struct {
 	ToolVersion string
 	// Getenv reads the environment (default os.Getenv).
 	Getenv func(string) string
-	// Stdout carries the workflow commands (annotations); Stderr the log.
+	// Stdout carries the workflow commands (annotations) and the log's
+	// multi-line messages, fenced; Stderr the log. Everything the Action
+	// prints goes through one console (console.go).
 	Stdout, Stderr io.Writer
+	// Redactor masks secret values in everything the Action prints, writes
+	// or sends to GitHub (default secret.Default, which the rest of aegis
+	// prints through). The token and kubeconfig inputs are registered with
+	// it as soon as they are read.
+	Redactor *secret.Redactor
 	// HTTPClient talks to the GitHub API (default: a 60 s timeout).
 	HTTPClient *http.Client
 	// UploadPollInterval is how often the SARIF processing status is read
@@ -73,6 +81,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.Stderr == nil {
 		d.Stderr = os.Stderr
+	}
+	if d.Redactor == nil {
+		d.Redactor = secret.Default
 	}
 	if d.HTTPClient == nil {
 		d.HTTPClient = &http.Client{Timeout: 60 * time.Second}
@@ -99,7 +110,11 @@ func Run(ctx context.Context, d Deps) int {
 }
 
 type run struct {
-	d   Deps
+	d Deps
+	// con prints everything the run prints; red masks the secrets in it
+	// and in everything written or sent.
+	con *console
+	red *secret.Redactor
 	gha *githubactions.Action
 	ann *annotator
 	in  Inputs
@@ -118,21 +133,27 @@ type run struct {
 	commentURL    string
 }
 
-func (r *run) logf(format string, args ...any) {
-	fmt.Fprintf(r.d.Stderr, "aegis: "+format+"\n", args...)
-}
+// logf prints one message of the log (progress, warnings, errors).
+func (r *run) logf(format string, args ...any) { r.con.logf(format, args...) }
 
 func (r *run) main(ctx context.Context) int {
 	d := r.d
+	r.red = d.Redactor
+	r.con = newConsole(d.Stdout, d.Stderr, r.red)
 	if d.Verify == nil || d.Scanners == nil || d.RestConfig == nil {
-		fmt.Fprintln(d.Stderr, "aegis: action: Verify, Scanners and RestConfig must be wired")
+		r.logf("action: Verify, Scanners and RestConfig must be wired")
 		return ExitInfra
 	}
-	r.gha = githubactions.New(githubactions.WithWriter(d.Stdout), githubactions.WithGetenv(d.Getenv))
-	r.ann = newAnnotator(r.gha)
+	// Workflow commands go through the console too: masked, one line each.
+	r.gha = githubactions.New(githubactions.WithWriter(r.con.commands()), githubactions.WithGetenv(d.Getenv))
+	r.ann = newAnnotator(r.gha, r.red)
 
 	var err error
-	if r.in, err = readInputs(r.gha); err != nil {
+	r.in, err = readInputs(r.gha)
+	// The secrets first, before anything (an invalid input's error
+	// included) can print them.
+	registerSecrets(r.red, r.in.Token, r.in.Kubeconfig)
+	if err != nil {
 		return r.abort(ExitBadInput, err)
 	}
 	// The payload first, with aegis's bounds (size, UTF-8, JSON): the
@@ -189,7 +210,7 @@ func (r *run) main(ctx context.Context) int {
 	}
 	r.publish(ctx, rep, sarifData, started)
 
-	if err := addSummary(r.gha, buildSummary(rep, r.notes, r.published)); err != nil {
+	if err := addSummary(r.gha, r.red.Redact(buildSummary(rep, r.notes, r.published))); err != nil {
 		r.logf("warning: %v", err)
 	}
 	code = verdictCode(rep, r.ann) // first: an expired waiver's error must not be crowded out
@@ -247,7 +268,9 @@ func (r *run) options(ctx context.Context) (verify.Options, func(), int, error) 
 		}
 		kube, err := d.RestConfig(path)
 		if err != nil {
-			return opts, cleanup, ExitBadInput, &verify.InputError{Msg: fmt.Sprintf("shadow %s needs a cluster: %v (give the kubeconfig input from a secret)", in.Shadow, err)}
+			// The loader's error may quote the kubeconfig (a server URL
+			// with credentials): masked here, and again when printed.
+			return opts, cleanup, ExitBadInput, &verify.InputError{Msg: fmt.Sprintf("shadow %s needs a cluster: %s (give the kubeconfig input from a secret)", in.Shadow, r.red.Redact(err.Error()))}
 		}
 		opts.Kube = kube
 	} else if in.Kubeconfig != "" {
@@ -329,6 +352,10 @@ func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The file and the upload are the same masked bytes.
+	if data, err = redactJSON(r.red, data); err != nil {
+		return nil, fmt.Errorf("masking secrets in the SARIF log: %w", err)
+	}
 	if f := r.in.SarifFile; f != "" {
 		if err := atomicfile.Write(f, data, 0o644); err != nil {
 			return nil, err
@@ -340,7 +367,11 @@ func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
 		if err := report.WriteJSON(&buf, rep); err != nil {
 			return nil, err
 		}
-		if err := atomicfile.Write(f, buf.Bytes(), 0o644); err != nil {
+		js, err := redactJSON(r.red, buf.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("masking secrets in the JSON report: %w", err)
+		}
+		if err := atomicfile.Write(f, js, 0o644); err != nil {
 			return nil, err
 		}
 		r.logf("wrote %s", f)
@@ -417,7 +448,7 @@ func (r *run) publish(ctx context.Context, rep *report.Report, sarifData []byte,
 		marker := commentMarker(in.Category)
 		runURL := r.runURL()
 		body := func(maxChars int) string {
-			return report.Markdown(rep, report.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL})
+			return r.red.Redact(report.Markdown(rep, report.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL}))
 		}
 		url, err := pub.upsertComment(ctx, t.PR, marker, in.CommentMode, in.CommentAuthor, body)
 		if err != nil {
@@ -456,13 +487,14 @@ func (r *run) failed(what string, err error) {
 			hint = " The workflow needs `permissions: security-events: write`, and code scanning must be available to the repository (or set upload-sarif: false)."
 		}
 	}
-	msg := fmt.Sprintf("could not publish the %s: %v.%s", what, err, hint)
+	errText := r.red.Redact(err.Error())
+	msg := fmt.Sprintf("could not publish the %s: %s.%s", what, errText, hint)
 	r.publishFailed = true
 	r.logf("%s", msg)
 	msg = "aegis " + msg
 	r.ann.annotate("error", map[string]string{"title": "aegis: " + what + " failed"}, oneLine(msg, 2000))
 	r.notes = append(r.notes, note{kind: alertCaution, text: msg})
-	r.published = append(r.published, fmt.Sprintf("%s: failed (%s)", capitalize(what), summaryText(err.Error())))
+	r.published = append(r.published, fmt.Sprintf("%s: failed (%s)", capitalize(what), summaryText(errText)))
 }
 
 func (r *run) setOutputs(rep *report.Report) {
@@ -476,7 +508,7 @@ func (r *run) setOutputs(rep *report.Report) {
 		{OutputFixedFindings, strconv.Itoa(s.Fixed)},
 		{OutputCommentURL, r.commentURL},
 	} {
-		if err := setOutput(r.gha, o.name, o.value); err != nil {
+		if err := setOutput(r.gha, o.name, r.red.Redact(o.value)); err != nil {
 			r.logf("warning: %v", err)
 		}
 	}
@@ -508,17 +540,19 @@ func (r *run) abort(code int, err error) int {
 	if code == ExitInfra {
 		kind = "infrastructure error"
 	}
-	msg := fmt.Sprintf("aegis could not verify (%s): %v", kind, err)
-	fmt.Fprintln(r.d.Stderr, "aegis:", err)
+	// Masked before it is shortened or escaped: a secret must match whole.
+	text := r.red.Redact(err.Error())
+	msg := fmt.Sprintf("aegis could not verify (%s): %s", kind, text)
+	r.logf("%s", text)
 	if r.gha == nil {
 		return code
 	}
 	r.ann.annotate("error", map[string]string{"title": "aegis: " + kind}, oneLine(msg, 4000))
-	if err := addSummary(r.gha, fmt.Sprintf("### ⚠️ aegis: ERROR\n\n> [!CAUTION]\n> %s\n", summaryText(msg))); err != nil {
-		fmt.Fprintln(r.d.Stderr, "aegis: warning:", err)
+	if err := addSummary(r.gha, r.red.Redact(fmt.Sprintf("### ⚠️ aegis: ERROR\n\n> [!CAUTION]\n> %s\n", summaryText(msg)))); err != nil {
+		r.logf("warning: %v", err)
 	}
 	if err := setOutput(r.gha, OutputVerdict, string(report.Error)); err != nil {
-		fmt.Fprintln(r.d.Stderr, "aegis: warning:", err)
+		r.logf("warning: %v", err)
 	}
 	return code
 }

@@ -485,7 +485,7 @@ func TestActionAnnotationEscaping(t *testing.T) {
 	f.Title = "t,i:t%le\n::error::forged"
 	f.Message = "line one\n::error file=x::forged"
 	var out bytes.Buffer
-	a := newAnnotator(githubactions.New(githubactions.WithWriter(&out), githubactions.WithGetenv(env{}.get)))
+	a := newAnnotator(githubactions.New(githubactions.WithWriter(&out), githubactions.WithGetenv(env{}.get)), nil)
 	a.annotateFindings([]report.Finding{f})
 	got := out.String()
 	assert.Equal(t, 1, strings.Count(got, "\n"), got)
@@ -670,7 +670,7 @@ func TestActionVerdictCodes(t *testing.T) {
 	assert.Equal(t, "error", res.outputs[OutputVerdict])
 
 	var ann bytes.Buffer
-	a := newAnnotator(githubactions.New(githubactions.WithWriter(&ann), githubactions.WithGetenv(env{}.get)))
+	a := newAnnotator(githubactions.New(githubactions.WithWriter(&ann), githubactions.WithGetenv(env{}.get)), nil)
 	code := verdictCode(&report.Report{Verdict: report.Pass, ExpiredWaivers: []report.ExpiredWaiver{{Owner: "sre", Expires: "2020-01-01", Location: report.Location{Path: ".aegis.yaml", Line: 9}}}}, a)
 	assert.Equal(t, ExitBadInput, code)
 	assert.Contains(t, ann.String(), ".aegis.yaml:9: waiver (owner sre) expired on 2020-01-01")

@@ -9,6 +9,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/kube-sentient/aegis/report"
+	"github.com/kube-sentient/aegis/secret"
 )
 
 // AnnotationsPerLevel is how many annotations of one level (error, warning,
@@ -19,22 +20,36 @@ const AnnotationsPerLevel = 10
 // get only what the run's own messages left of GitHub's per-step limit.
 type annotator struct {
 	gha  *githubactions.Action
+	red  *secret.Redactor
 	used map[string]int
 }
 
-func newAnnotator(gha *githubactions.Action) *annotator {
-	return &annotator{gha: gha, used: map[string]int{}}
+// newAnnotator issues annotations through gha, masking red's secrets (nil:
+// none) in their messages and properties before they are escaped.
+func newAnnotator(gha *githubactions.Action, red *secret.Redactor) *annotator {
+	if red == nil {
+		red = &secret.Redactor{}
+	}
+	return &annotator{gha: gha, red: red, used: map[string]int{}}
 }
 
 func (a *annotator) left(level string) int { return max(0, AnnotationsPerLevel-a.used[level]) }
 
 // annotate issues one annotation at level (error, warning or notice) with
-// the given properties (file, line, title); go-githubactions escapes the
-// message and the properties (%, CR, LF; and ':' and ',' in properties).
+// the given properties (file, line, title). The secrets are masked first,
+// while a value still reads as it was registered; then go-githubactions
+// escapes the message and the properties (%, CR, LF; and ':' and ',' in
+// properties), which keeps the command on one line, and writes it through
+// the run's console.
 func (a *annotator) annotate(level string, props map[string]string, msg string) {
 	g := a.gha
+	msg = a.red.Redact(msg)
 	if len(props) > 0 {
-		g = g.WithFieldsMap(props)
+		masked := make(map[string]string, len(props))
+		for k, v := range props {
+			masked[k] = a.red.Redact(v)
+		}
+		g = g.WithFieldsMap(masked)
 	}
 	switch level {
 	case "error":

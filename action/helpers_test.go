@@ -21,6 +21,7 @@ import (
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/secret"
 	"github.com/kube-sentient/aegis/verify"
 )
 
@@ -231,6 +232,8 @@ func runAction(t *testing.T, e env, fv *fakeVerify, mod ...func(*Deps)) result {
 		Stdout:             &stdout,
 		Stderr:             &stderr,
 		UploadPollInterval: 5 * time.Millisecond,
+		// A redactor of this run's own: secret.Default is the process's.
+		Redactor: &secret.Redactor{},
 	}
 	for _, m := range mod {
 		m(&d)

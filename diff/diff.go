@@ -128,8 +128,11 @@ func maskedPair(base, head *manifest.Object) (string, string, error) {
 	return before, after, err
 }
 
+// isSecret says whether o is a Secret: kind Secret in any group or version
+// (a hostile change spells apiVersion "v1 " or "core/v1" to dodge a check
+// on "v1", and a CRD may call its kind Secret too).
 func isSecret(o *manifest.Object) bool {
-	return o != nil && o.GetKind() == "Secret" && (o.GetAPIVersion() == "v1")
+	return o != nil && strings.EqualFold(o.GetKind(), "Secret")
 }
 
 // Masked is what a Secret value is shown as.
@@ -200,32 +203,27 @@ func maskedLiteral(value string, other any) string {
 	return Masked
 }
 
-// maskSecret copies obj with every data and stringData value masked and the
-// last-applied annotation (which embeds the values) removed; other is the
-// the base side of the same Secret when obj is the head (nil otherwise), used
-// to flag the head's changed values.
+// maskSecret copies obj with every value masked but its apiVersion, kind,
+// type, immutable and metadata, whatever their shape (stringData as a list,
+// data as a string), and the last-applied annotation (which embeds the
+// values) removed; other is the base side of the same Secret when obj is
+// the head (nil otherwise), used to flag the head's changed values.
 func maskSecret(obj, other map[string]any) map[string]any {
 	if obj == nil {
 		return nil
 	}
 	out := make(map[string]any, len(obj))
 	for k, v := range obj {
-		out[k] = v
-	}
-	for _, field := range []string{"data", "stringData"} {
-		vals, ok := obj[field].(map[string]any)
-		if !ok {
-			continue
-		}
-		otherVals, _ := other[field].(map[string]any)
-		masked := make(map[string]any, len(vals))
-		for k, v := range vals {
-			masked[k] = Masked
-			if ov, ok := otherVals[k]; ok && fmt.Sprint(ov) != fmt.Sprint(v) {
-				masked[k] = Masked + " (changed)"
+		switch k {
+		case "apiVersion", "kind", "type", "immutable", "metadata":
+			out[k] = v
+		default:
+			var ov any
+			if other != nil {
+				ov = other[k]
 			}
+			out[k] = maskAll(v, ov, other != nil)
 		}
-		out[field] = masked
 	}
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		if ann, ok := md["annotations"].(map[string]any); ok {
@@ -245,6 +243,40 @@ func maskSecret(obj, other map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// maskAll masks every leaf of v, keeping the keys of maps (a key names a
+// value, it is not one) and the length of lists. A leaf that differs from
+// the same leaf of other is marked changed when compare is set.
+func maskAll(v, other any, compare bool) any {
+	switch x := v.(type) {
+	case map[string]any:
+		om, _ := other.(map[string]any)
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			var ov any
+			if om != nil {
+				ov = om[k]
+			}
+			out[k] = maskAll(val, ov, compare && om != nil && om[k] != nil)
+		}
+		return out
+	case []any:
+		ol, _ := other.([]any)
+		out := make([]any, len(x))
+		for i, item := range x {
+			var o any
+			if i < len(ol) {
+				o = ol[i]
+			}
+			out[i] = maskAll(item, o, compare && i < len(ol))
+		}
+		return out
+	}
+	if compare && fmt.Sprint(other) != fmt.Sprint(v) {
+		return Masked + " (changed)"
+	}
+	return Masked
 }
 
 func yamlOf(m map[string]any) (string, error) {

@@ -149,3 +149,34 @@ data:
 	assert.Contains(t, out, "+              value: info", "ordinary values are shown")
 	assert.Contains(t, out, "+  mode: slow")
 }
+
+// TestSecretValuesNeverShownInAnyShape: a Secret whose values are not a
+// map (stringData a list, data a string), whose apiVersion is not exactly
+// "v1", or whose values sit in a field of a CRD's kind Secret, is still
+// masked whole.
+func TestSecretValuesNeverShownInAnyShape(t *testing.T) {
+	base := `apiVersion: v1
+kind: ConfigMap
+metadata: {name: anchor}
+`
+	head := base + `---
+apiVersion: "core/v1"
+kind: Secret
+metadata: {name: a}
+stringData: [list-shaped-value]
+data: string-shaped-value
+---
+apiVersion: example.com/v1
+kind: Secret
+metadata: {name: b}
+spec: {token: crd-field-value, nested: [{deep: deep-value}], port: 4242}
+`
+	changes, err := Compute(set(t, "base.yaml", base), set(t, "head.yaml", head))
+	require.NoError(t, err)
+	out := Format(changes)
+	for _, v := range []string{"list-shaped-value", "string-shaped-value", "crd-field-value", "deep-value", "4242"} {
+		assert.NotContains(t, out, v)
+	}
+	assert.Contains(t, out, "token: '***'", "keys stay, values go")
+	assert.Contains(t, out, "name: b", "metadata stays")
+}

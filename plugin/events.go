@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kube-sentient/aegis/secret"
 )
 
 // ApplicationGVR is Argo CD's Application, read as unstructured.
@@ -43,6 +45,8 @@ func emitEvent(ctx context.Context, client kubernetes.Interface, dyn dynamic.Int
 	} else if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
 		return nil, fmt.Errorf("reading Application %s/%s: %w", namespace, name, err)
 	}
+	// Masked before it is cut: a cut could leave part of a value.
+	message = secret.Redact(message)
 	if len(message) > maxEventMessage {
 		message = message[:maxEventMessage-3] + "..."
 	}

@@ -105,6 +105,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // report: resource diff, shadow deployment, scanners, delta and gate. Run
 // reaches it after rendering, RunSets with sets rendered elsewhere.
 func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide) (*Result, error) {
+	registerRendered(base.rendered.Set, head.rendered.Set)
 	changes, err := diff.Compute(base.rendered.Set, head.rendered.Set)
 	if err != nil {
 		return nil, err
@@ -221,6 +222,7 @@ func renderSide(ctx context.Context, name string, spec Source, opts Options) (*r
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	registerSecrets(src.root)
 	start := time.Now()
 	res, err := render.Render(ctx, src.root, src.path, opts.Render)
 	if err != nil {
@@ -272,5 +274,6 @@ func Diff(ctx context.Context, opts Options) ([]diff.Change, error) {
 	}
 	defer base.src.cleanup()
 	defer head.src.cleanup()
+	registerRendered(base.rendered.Set, head.rendered.Set)
 	return diff.Compute(base.rendered.Set, head.rendered.Set)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kube-sentient/aegis/action"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/secret"
 	"github.com/kube-sentient/aegis/verify"
 )
 
@@ -26,7 +27,12 @@ outputs (GITHUB_OUTPUT), the job summary with a chart of the delta
 (GITHUB_STEP_SUMMARY), annotations on the new findings' source lines, one
 sticky PR comment and a SARIF upload to code scanning (GITHUB_API_URL).
 
-Workflow commands go to stdout, the log to stderr. Exit codes are verify's:
+Workflow commands go to stdout, the log to stderr, one line per message; a
+message of several lines (a tool's stderr, a multi-line error) goes to stdout
+between ::stop-commands:: fences, so that nothing a pull request puts into a
+file name or a message can issue a workflow command. The token and the
+kubeconfig inputs, and every credential in the kubeconfig, are masked in
+everything printed, written or sent to GitHub. Exit codes are verify's:
 0 pass, 1 gate failed, 2 bad input, 3 infrastructure error. A comment or
 upload that GitHub refuses to a fork's read-only token does not change it.`,
 		Args: usageArgs(cobra.NoArgs),
@@ -38,6 +44,10 @@ upload that GitHub refuses to a fork's read-only token does not change it.`,
 				ToolVersion: version,
 				Stdout:      stdout,
 				Stderr:      stderr,
+				// The redactor every writer of aegis masks with: what the
+				// Action registers (its token, the kubeconfig's
+				// credentials) is masked everywhere else too.
+				Redactor: secret.Default,
 			})
 			if code != exitPass {
 				return &exitError{code: code}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
 	"github.com/kube-sentient/aegis/scanners/semgrep"
+	"github.com/kube-sentient/aegis/secret"
 	"github.com/kube-sentient/aegis/shadow"
 )
 
@@ -135,12 +137,14 @@ Exit codes: 0 rendered, 2 bad input (source, parameter, policy), 3 other errors.
 			if err != nil {
 				return err
 			}
+			registerRepoSecrets(path, repoRoot, env.SourcePath)
 			g, err := plugin.Generate(c.Context(), plugin.GenerateOptions{Dir: path, RepoRoot: repoRoot, Env: env, ToolVersion: version,
 				Cluster: &cp, PolicyNamespace: os.Getenv(plugin.EnvPolicyNamespace)})
 			if err != nil {
 				return err
 			}
-			if _, err := g.WriteTo(stdout); err != nil {
+			// The manifests Argo CD applies: their Secrets must reach it.
+			if _, err := g.WriteTo(secret.Unredacted(stdout)); err != nil {
 				return &exitError{code: exitInfra, err: fmt.Errorf("writing the manifests: %w", err)}
 			}
 			if !quiet {
@@ -331,4 +335,19 @@ func presyncScanners(cfg *config.Config, shadowMode string, kube *rest.Config, p
 		out = append(out, s)
 	}
 	return out, set.close, nil
+}
+
+// registerRepoSecrets registers the secret values of the repository that
+// holds the app path (the tree generate may read) before rendering, so a
+// render error that quotes one prints it masked on stderr.
+func registerRepoSecrets(path, repoRoot, sourcePath string) {
+	dir, err := filepath.Abs(path)
+	if err != nil {
+		return
+	}
+	root := repoRoot
+	if root == "" {
+		root = plugin.RepoRoot(dir, sourcePath)
+	}
+	secret.RegisterTree(root)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"io"
 	"os"
@@ -432,6 +433,9 @@ waivers:
 	var failed []string
 	for _, e := range evs.Items {
 		reasons[e.Reason]++
+		for _, v := range []string{"cli-test-secret-value", base64.StdEncoding.EncodeToString([]byte("cli-test-secret-value"))} {
+			assert.NotContains(t, e.Message, v, "an Event the gate writes never carries a Secret's value")
+		}
 		if e.Reason == plugin.ReasonFailed {
 			failed = append(failed, e.Message)
 		}

@@ -15,8 +15,12 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +64,15 @@ const (
 	outsideCanary = "OUTSIDE-CANARY-d41d8cd98f"
 )
 
-var canaries = []string{secretCanary, base64.StdEncoding.EncodeToString([]byte(secretCanary)), outsideCanary}
+// canaries are the forms a leak can take: the canary, its base64, the
+// bytes as Go's %v prints a []byte, hex, and the outside canary.
+var canaries = []string{
+	secretCanary,
+	base64.StdEncoding.EncodeToString([]byte(secretCanary)),
+	strings.Trim(fmt.Sprint([]byte(secretCanary)), "[]"),
+	hex.EncodeToString([]byte(secretCanary)),
+	outsideCanary,
+}
 
 // canarySecret is a Secret of the head holding the canary in stringData
 // and data.
@@ -282,6 +294,9 @@ func runHostile(t *testing.T, dir string, inv invocation, extra []string) hostil
 		}
 		res.files["summary"] = summary
 		res.requests = len(srv.Requests())
+		for i, req := range srv.Requests() {
+			res.files[fmt.Sprintf("github request %d %s %s", i, req.Method, req.Path)] = string(req.Body) + sarifUpload(req.Body)
+		}
 		collectFiles(t, out, res.files)
 		return res
 	default:
@@ -297,6 +312,27 @@ func runHostile(t *testing.T, dir string, inv invocation, extra []string) hostil
 	}
 	collectFiles(t, out, res.files)
 	return res
+}
+
+// sarifUpload is the SARIF document of a code-scanning upload's body
+// (gzip, then base64, in its "sarif" field), "" for any other body.
+func sarifUpload(body []byte) string {
+	var upload struct {
+		Sarif string `json:"sarif"`
+	}
+	if json.Unmarshal(body, &upload) != nil || upload.Sarif == "" {
+		return ""
+	}
+	gz, err := base64.StdEncoding.DecodeString(upload.Sarif)
+	if err != nil {
+		return ""
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return ""
+	}
+	doc, _ := io.ReadAll(io.LimitReader(zr, 64<<20))
+	return "\n" + string(doc)
 }
 
 func collectFiles(t *testing.T, dir string, into map[string]string) {
@@ -745,6 +781,8 @@ func hostileCases() []hostileCase {
 	cases = append(cases, trustKustomizeCases()...)
 	cases = append(cases, trustArgoCDCases()...)
 	cases = append(cases, trustScannerCases()...)
+	cases = append(cases, secretCanaryCases()...)
+	cases = append(cases, trustAction2Cases()...)
 	return append(cases, trustActionCases()...)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kube-sentient/aegis/secret"
 	"github.com/kube-sentient/aegis/verify"
 )
 
@@ -53,7 +54,15 @@ func (e *exitError) Unwrap() error { return e.err }
 
 // run executes the CLI and returns its exit code, so tests reach every
 // path without building the binary.
+//
+// Everything printed goes through secret.Default, which masks every secret
+// value registered by its source (a Secret of either side, a generator's
+// literals and files, the Action's token and kubeconfig, scanner API keys)
+// however a message came to carry it. The one exception is the stream of
+// manifests `aegis argocd generate` hands Argo CD to apply (see
+// secret.Unredacted).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	stdout, stderr = secret.Default.Writer(stdout), secret.Default.Writer(stderr)
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -19,6 +19,7 @@ import (
 	"github.com/kube-sentient/aegis/scanners/posture"
 	"github.com/kube-sentient/aegis/scanners/semgrep"
 	"github.com/kube-sentient/aegis/scanners/trivy"
+	"github.com/kube-sentient/aegis/secret"
 	"github.com/kube-sentient/aegis/verify"
 )
 
@@ -99,6 +100,7 @@ func zapScanner(cfg *config.Config, kube *rest.Config, progress func(string, ...
 	opts := zap.Options{APIURL: zc.APIURL, ActiveScan: zc.ActiveScan, Logf: progress}
 	if zc.APIKeyEnv != "" {
 		opts.APIKey = os.Getenv(zc.APIKeyEnv)
+		secret.Add(opts.APIKey) // never printed, whatever message carries it
 		if opts.APIKey == "" && cfg.Enabled(zap.Name) {
 			return nil, &config.Error{Path: cfg.Path, Msg: fmt.Sprintf("scanners.zap.apiKeyEnv names %s, which is not set in the environment", zc.APIKeyEnv)}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
+	"github.com/kube-sentient/aegis/secret"
 	"github.com/kube-sentient/aegis/shadow"
 	"github.com/kube-sentient/aegis/verify"
 )
@@ -229,7 +230,7 @@ func writeOutputs(r *report.Report, f *verifyFlags, stderr io.Writer) error {
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "aegis: warning:", w)
 		}
-		if err := atomicfile.Write(f.sarifFile, buf.Bytes(), 0o644); err != nil {
+		if err := writeOutputFile(f.sarifFile, buf.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -238,17 +239,23 @@ func writeOutputs(r *report.Report, f *verifyFlags, stderr io.Writer) error {
 		if err := report.WriteJSON(&buf, r); err != nil {
 			return err
 		}
-		if err := atomicfile.Write(f.jsonFile, buf.Bytes(), 0o644); err != nil {
+		if err := writeOutputFile(f.jsonFile, buf.Bytes()); err != nil {
 			return err
 		}
 	}
 	if f.markdownFile != "" {
 		md := report.Markdown(r, report.MarkdownOptions{})
-		if err := atomicfile.Write(f.markdownFile, []byte(md), 0o644); err != nil {
+		if err := writeOutputFile(f.markdownFile, []byte(md)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeOutputFile writes one report file atomically, with every registered
+// secret value masked (see run).
+func writeOutputFile(path string, data []byte) error {
+	return atomicfile.Write(path, secret.Default.RedactBytes(data), 0o644)
 }
 
 // usageArgs makes cobra's argument errors usage errors (exit 2).
