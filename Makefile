@@ -11,7 +11,7 @@ BIN     := bin/aegis
 GO_TOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
 export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 
-.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress
+.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress readme
 
 # NODE=real starts a real node (kubelet + containerd) instead of kwok's fake one.
 export NODE
@@ -63,7 +63,7 @@ clean: ## remove build output
 e2e-argocd: ## aegis's plugin under the real Argo CD v3.6.1 (argocd-cmp-server + repo-server code; Go 1.27.3, first build ~12 min)
 	hack/tools/argocde2e/run.sh
 
-fuzz: ## every Go fuzz target for FUZZTIME each (default 30s); fails on a crasher
+fuzz: ## every Go fuzz target, seeds always, fuzzing within FUZZBUDGET in all (default 200s; FUZZTIME caps each target); fails on a crasher
 	hack/fuzz.sh
 
 stress: ## ROUNDS (5) of N (10) concurrent shadow verifies on the local control plane; fails on a failed run or a leaked namespace
@@ -71,3 +71,6 @@ stress: ## ROUNDS (5) of N (10) concurrent shadow verifies on the local control 
 
 vulncheck: ## govulncheck offline (database built from golang.org/x/vulndb); fails on a reachable vulnerability
 	hack/tools/govulncheck.sh
+
+readme: build ## rewrite the console samples of README.md and docs/ from what the binary prints (needs Trivy, as CI has it)
+	AEGIS_TEST_BINARY=$(abspath $(BIN)) AEGIS_UPDATE_SAMPLES=1 PATH="$(HOME)/.cache/aegis/tools/trivy-v0.74.0:$(PATH)" $(GO) test -count=1 -run TestConsoleSamples ./cmd/aegis

@@ -35,6 +35,7 @@ type Config struct {
 	FailOn     FailOn                     `yaml:"failOn"`
 	Scanners   map[string]ScannerSettings `yaml:"scanners"`
 	Waivers    []Waiver                   `yaml:"waivers"`
+	Render     Render                     `yaml:"render"`
 
 	// Path is the file the config was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -132,6 +133,36 @@ type ScannerSettings struct {
 	Line int `yaml:"-"`
 }
 
+// Render bounds the rendering of each side, which runs in a process of
+// its own: a source that needs more time or memory is refused (exit 2)
+// rather than left to hang or exhaust the machine.
+type Render struct {
+	// Timeout is the wall time one side may take to render, e.g. "60s".
+	Timeout string `yaml:"timeout"`
+	// Memory is what one side's renderer may allocate, as a Kubernetes
+	// quantity: "2Gi", "512Mi", or bytes.
+	Memory string `yaml:"memory"`
+
+	// TimeoutValue and MemoryBytes are Timeout and Memory parsed, or the
+	// defaults (DefaultRenderTimeout, DefaultRenderMemory).
+	TimeoutValue time.Duration `yaml:"-"`
+	MemoryBytes  int64         `yaml:"-"`
+	// TimeoutLine and MemoryLine are where they are set (0: not in the file).
+	TimeoutLine, MemoryLine int `yaml:"-"`
+}
+
+// The render limits when the policy sets none, and the range a policy may
+// set: below MinRenderMemory not even a small chart renders; the maxima
+// keep a typo (a missing unit) from lifting the bound altogether.
+const (
+	DefaultRenderTimeout = 60 * time.Second
+	DefaultRenderMemory  = int64(2 << 30)
+	MinRenderTimeout     = time.Second
+	MaxRenderTimeout     = time.Hour
+	MinRenderMemory      = int64(64 << 20)
+	MaxRenderMemory      = int64(256 << 30)
+)
+
 // PodLogs says where Falco's pods are.
 type PodLogs struct {
 	Namespace string `yaml:"namespace"`
@@ -186,9 +217,15 @@ const MaxBytes = 1 << 20
 
 // Load reads and validates a config file.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &Error{Path: path, Msg: fmt.Sprintf("cannot read config: %v", errors.Unwrap(err))}
+	// A regular file only, read with a bound: a FIFO must not block the
+	// run, a symlink to /dev/zero must not fill the memory.
+	data, err := manifest.ReadFile(path, MaxBytes)
+	var tooLarge *manifest.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("config is larger than %d bytes", MaxBytes)}
+	case err != nil:
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("cannot read config: %v", err)}
 	}
 	return Parse(path, data)
 }
@@ -331,6 +368,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		c.Scanners[name] = s
 	}
+	if err := c.Render.validate(c.Path, childNode(root, "render")); err != nil {
+		return err
+	}
 	waivers := childNode(root, "waivers")
 	for i := range c.Waivers {
 		line := 0
@@ -374,7 +414,76 @@ func (w *Waiver) validate(path string, line int) error {
 	return nil
 }
 
+func (r *Render) validate(path string, node *yaml.Node) error {
+	if r.Timeout != "" {
+		r.TimeoutLine = lineOf(node, "timeout")
+		d, err := time.ParseDuration(r.Timeout)
+		if err != nil || d < MinRenderTimeout || d > MaxRenderTimeout {
+			return &Error{Path: path, Line: r.TimeoutLine, Msg: fmt.Sprintf("invalid render.timeout %q (want a duration from %s to %s, such as 60s or 5m)", r.Timeout, MinRenderTimeout, MaxRenderTimeout)}
+		}
+		r.TimeoutValue = d
+	}
+	if r.Memory != "" {
+		r.MemoryLine = lineOf(node, "memory")
+		n, err := ParseQuantity(r.Memory)
+		if err != nil || n < MinRenderMemory || n > MaxRenderMemory {
+			return &Error{Path: path, Line: r.MemoryLine, Msg: fmt.Sprintf("invalid render.memory %q (want a size from %s to %s, such as 2Gi or 512Mi)", r.Memory, FormatQuantity(MinRenderMemory), FormatQuantity(MaxRenderMemory))}
+		}
+		r.MemoryBytes = n
+	}
+	return nil
+}
+
+// quantityUnits are the suffixes ParseQuantity accepts, as Kubernetes
+// writes memory: binary (Ki, Mi, Gi, Ti) and decimal (k, M, G, T).
+var quantityUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40},
+	{"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12},
+}
+
+// ParseQuantity reads a byte size as a Kubernetes quantity without a
+// fraction: "512Mi", "2Gi", "1G", "1048576".
+func ParseQuantity(s string) (int64, error) {
+	num, factor := s, int64(1)
+	for _, u := range quantityUnits {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, factor = n, u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || num == "" || num[0] == '+' || num[0] == '-' {
+		return 0, fmt.Errorf("%q is not a size such as 512Mi or 2Gi", s)
+	}
+	if n > (1<<62)/factor {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n * factor, nil
+}
+
+// FormatQuantity writes bytes in the largest binary unit that divides them.
+func FormatQuantity(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		factor int64
+	}{{"Ti", 1 << 40}, {"Gi", 1 << 30}, {"Mi", 1 << 20}, {"Ki", 1 << 10}} {
+		if n >= u.factor && n%u.factor == 0 {
+			return strconv.FormatInt(n/u.factor, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 func (c *Config) applyDefaults() {
+	if c.Render.TimeoutValue == 0 {
+		c.Render.TimeoutValue = DefaultRenderTimeout
+	}
+	if c.Render.MemoryBytes == 0 {
+		c.Render.MemoryBytes = DefaultRenderMemory
+	}
 	if c.FailOn.Severity == "" {
 		c.FailOn.Severity = "high"
 	}

@@ -212,3 +212,58 @@ func TestCheckShadow(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, c.CheckShadow("off"))
 }
+
+func TestRenderLimits(t *testing.T) {
+	head := "apiVersion: aegis.dev/v1alpha1\nkind: Config\n"
+	c := Default()
+	assert.Equal(t, 60*time.Second, c.Render.TimeoutValue, "default timeout")
+	assert.Equal(t, int64(2<<30), c.Render.MemoryBytes, "default memory")
+
+	c, err := Parse("c.yaml", []byte(head+"render: {timeout: 90s, memory: 512Mi}\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 90*time.Second, c.Render.TimeoutValue)
+	assert.Equal(t, int64(512<<20), c.Render.MemoryBytes)
+	assert.Equal(t, 3, c.Render.TimeoutLine)
+
+	c, err = Parse("c.yaml", []byte(head+"render:\n  memory: 3G\n"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3e9), c.Render.MemoryBytes)
+	assert.Equal(t, 60*time.Second, c.Render.TimeoutValue, "the other limit keeps its default")
+	assert.Equal(t, 4, c.Render.MemoryLine)
+
+	for _, tc := range []struct{ name, data, want string }{
+		{"memory without a unit", "render:\n  memory: 2\n", `c.yaml:4: invalid render.memory "2" (want a size from 64Mi to 256Gi, such as 2Gi or 512Mi)`},
+		{"memory below the minimum", "render:\n  memory: 1Mi\n", `c.yaml:4: invalid render.memory "1Mi"`},
+		{"memory above the maximum", "render:\n  memory: 1Ti\n", `c.yaml:4: invalid render.memory "1Ti"`},
+		{"memory with a fraction", "render:\n  memory: 1.5Gi\n", `c.yaml:4: invalid render.memory "1.5Gi"`},
+		{"negative memory", "render:\n  memory: -2Gi\n", `c.yaml:4: invalid render.memory "-2Gi"`},
+		{"memory that overflows", "render:\n  memory: 99999999999999999Ti\n", `c.yaml:4: invalid render.memory`},
+		{"timeout not a duration", "render:\n  timeout: soon\n", `c.yaml:4: invalid render.timeout "soon" (want a duration from 1s to 1h0m0s, such as 60s or 5m)`},
+		{"timeout zero", "render:\n  timeout: 0s\n", `c.yaml:4: invalid render.timeout "0s"`},
+		{"timeout above the maximum", "render:\n  timeout: 2h\n", `c.yaml:4: invalid render.timeout "2h"`},
+		{"unknown key", "render:\n  cpu: 2\n", `c.yaml:4: unknown key "cpu"`},
+		{"not a mapping", "render: 60s\n", `c.yaml:3: cannot unmarshal`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(head+tc.data))
+			var ce *Error
+			require.ErrorAs(t, err, &ce)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestQuantity(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1048576": 1 << 20, "512Ki": 512 << 10, "256Mi": 256 << 20, "2Gi": 2 << 30, "1Ti": 1 << 40, "5k": 5000, "3M": 3e6, "2G": 2e9, "1T": 1e12} {
+		got, err := ParseQuantity(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "Gi", "+1Gi", "-1", "1.5Gi", "1gi", "1 Gi", "1GiB", "0x10"} {
+		_, err := ParseQuantity(in)
+		assert.Error(t, err, in)
+	}
+	for n, want := range map[int64]string{2 << 30: "2Gi", 256 << 20: "256Mi", 1536 << 20: "1536Mi", 1000: "1000", 1 << 40: "1Ti", 3 << 10: "3Ki"} {
+		assert.Equal(t, want, FormatQuantity(n))
+	}
+}

@@ -111,6 +111,37 @@ ratio aegis / kustomize: ${main_ratio}   (goal <= 1.5)
 aegis peak RSS: ${rss_mib} MiB   (goal < 300 MiB)
 TXT
 
+# 1b. One side rendered in process against in the bounded child process
+# that verify and generate use (render/isolate): start, render, carry the
+# set and its locations back. Each mode runs in a process of its own, so
+# that each peak RSS is its own.
+echo "== render one side of $resources resources: in process vs in the bounded child process"
+go test -c -o "$work/isolate.test" ./render/isolate/
+for mode in in-process child; do
+  if (cd render/isolate && AEGIS_BENCH_TREE="$t" "$work/isolate.test" -test.run '^$' -test.bench "^BenchmarkRenderIsolated/$mode\$" -test.benchmem -test.count "$bench_count") >"$results/isolate-$mode.raw" 2>"$work/isolate.err"; then
+    median_bench "$results/isolate-$mode.raw" >>"$results/isolate.txt"
+  else
+    echo "bench: BenchmarkRenderIsolated/$mode failed:" >&2
+    tail -5 "$work/isolate.err" >&2
+    failures+=("render isolation")
+  fi
+done
+metric() { awk -v n="$2" -v u="$3" '$1 ~ "^"n"(-[0-9]+)?$" {for (i = 3; i < NF; i++) if ($(i+1) == u) print $i}' "$1" | head -1; }
+iso_in_ns=$(metric "$results/isolate.txt" BenchmarkRenderIsolated/in-process ns/op)
+iso_child_ns=$(metric "$results/isolate.txt" BenchmarkRenderIsolated/child ns/op)
+iso_in_rss=$(metric "$results/isolate.txt" BenchmarkRenderIsolated/in-process MiB-peak-RSS)
+iso_parent_rss=$(metric "$results/isolate.txt" BenchmarkRenderIsolated/child MiB-peak-RSS)
+iso_child_rss=$(metric "$results/isolate.txt" BenchmarkRenderIsolated/child MiB-child-peak-RSS)
+iso_row="not measured"
+if [[ -n "$iso_in_ns" && -n "$iso_child_ns" ]]; then
+  iso_row=$(awk -v a="$iso_in_ns" -v b="$iso_child_ns" 'BEGIN {printf "%.0f ms in process vs %.0f ms in the child (+%.0f ms, ratio %.2f)", a / 1e6, b / 1e6, (b - a) / 1e6, b / a}')
+fi
+cat <<TXT
+in process:           ${iso_in_ns:-?} ns/op, peak RSS ${iso_in_rss:-?} MiB
+bounded child:        ${iso_child_ns:-?} ns/op, peak RSS ${iso_parent_rss:-?} MiB (aegis) + ${iso_child_rss:-?} MiB (child)
+$iso_row
+TXT
+
 # 2. The sweep.
 echo "== sweep: resources per side, median of $sweep_runs runs"
 echo "resources,aegis verify --shadow=off,kustomize build (CLI $kustomize_version)" >"$results/sweep.csv"
@@ -209,7 +240,7 @@ median_bench() {
   /^Benchmark/ {
     name = $1
     if (!(name in seen)) { seen[name] = 1; order[++count] = name }
-    for (i = 3; i < NF; i++) if ($(i+1) ~ /\/op$|^MB\/s$/) { key = name SUBSEP $(i+1); vals[key] = vals[key] " " $i; if (!((name, "units") in seen)) units[name] = units[name] " " $(i+1) }
+    for (i = 3; i < NF; i++) if ($(i+1) ~ /\/op$|^MB\/s$|RSS$/) { key = name SUBSEP $(i+1); vals[key] = vals[key] " " $i; if (!((name, "units") in seen)) units[name] = units[name] " " $(i+1) }
     seen[name, "units"] = 1
   }
   END {
@@ -357,7 +388,8 @@ absolute figures between machines.
 | render in process vs krusty alone, 1,000 resources | $( [[ -n "$render_ratio" ]] && awk -v a="$render_ns" -v k="$krusty_ns" -v r="$render_ratio" 'BEGIN {printf "%.0f ms vs %.0f ms (ratio %s)", a / 1e6, k / 1e6, r}' || echo "not measured") | |
 | shadow overhead (20 objects, incl. teardown) | $( [[ -n "$overhead_ms" ]] && echo "${overhead_ms} ms" || echo "not measured") | <= 10,000 ms |
 | trivy-image, 20 images, cold / warm result cache | $( [[ -n "$image_cold" ]] && echo "$image_cold s ($image_cold_runs trivy runs) / $image_warm s ($image_warm_runs runs)" || echo "not measured") | cold: one run per image; warm: none |
-| Argo CD generate (in process, per example) | ${gen_row:-not measured} | |
+| render one side, $resources resources: in process vs bounded child | $iso_row | |
+| Argo CD generate (per example) | ${gen_row:-not measured} | |
 
 ## Render and static verify against the kustomize CLI
 
@@ -380,6 +412,18 @@ At $resources resources per side (up to $runs runs): aegis ${aegis_ms} ms, kusto
 | what | peak RSS |
 |---|---:|
 | aegis verify --shadow=off, $resources resources per side | ${rss_mib} MiB |
+
+## Render isolation
+
+\`go test -bench BenchmarkRenderIsolated ./render/isolate/\` on the base side of the tree above, each mode in a process of
+its own, median of $bench_count runs: \`render.Render\` in process against \`isolate.Render\`, which starts \`aegis __render\`
+under the render limits (60 s, 2 GiB), renders there and carries the set, its origins and the answers of its locators
+back. The child's peak RSS is the render's; aegis keeps only the decoded set.
+
+| mode | time | aegis peak RSS | render process peak RSS |
+|---|---:|---:|---:|
+| in process | $( [[ -n "$iso_in_ns" ]] && awk -v n="$iso_in_ns" 'BEGIN {printf "%.0f ms", n / 1e6}' || echo "not measured") | ${iso_in_rss:-?} MiB | |
+| bounded child | $( [[ -n "$iso_child_ns" ]] && awk -v n="$iso_child_ns" 'BEGIN {printf "%.0f ms", n / 1e6}' || echo "not measured") | ${iso_parent_rss:-?} MiB | ${iso_child_rss:-?} MiB |
 
 ## Shadow overhead
 
@@ -412,7 +456,7 @@ $(gobench_table "$results/gobench.txt")
 
 MD
   if [[ -s "$results/generate.txt" ]] && grep -q '^BenchmarkGenerate' "$results/generate.txt"; then
-    echo "\`aegis argocd generate\` in process (render and the injected PreSync gate) on each example, as Argo CD's"
+    echo "\`aegis argocd generate\` (render in the bounded child process and the injected PreSync gate) on each example, as Argo CD's"
     echo "sidecar runs it: \`go test -run '^\$' -bench BenchmarkGenerate -benchmem -count $bench_count ./plugin/\`, median of the $bench_count runs."
     echo
     gobench_table "$results/generate.txt"

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -175,6 +176,12 @@ func (d *Decoder) flattenList(path string, root *yaml.Node, m map[string]any) ([
 }
 
 func newObject(path string, node *yaml.Node, m map[string]any) (Object, error) {
+	if err := checkMetadata(path, node, m); err != nil {
+		return Object{}, err
+	}
+	if err := checkSecretValues(path, node, m); err != nil {
+		return Object{}, err
+	}
 	u := &unstructured.Unstructured{Object: m}
 	if u.GetAPIVersion() == "" || u.GetKind() == "" {
 		return Object{}, Errorf(path, node.Line, "object has no apiVersion or kind")
@@ -189,6 +196,108 @@ func newObject(path string, node *yaml.Node, m map[string]any) (Object, error) {
 	}, nil
 }
 
+// checkMetadata refuses an object whose metadata, or whose name,
+// generateName or namespace, has the wrong type. unstructured reads a value
+// of the wrong type as empty: a namespace written as a mapping, a list or a
+// number would silently become "no namespace" (the default namespace to
+// kubectl), and aegis would judge an object the API server refuses.
+func checkMetadata(path string, node *yaml.Node, m map[string]any) error {
+	md, ok := m["metadata"]
+	if !ok || md == nil {
+		return nil // "has no metadata.name" says it
+	}
+	mdm, ok := md.(map[string]any)
+	if !ok {
+		return Errorf(path, fieldLine(node, "metadata"), "metadata is %s; it must be a mapping (name, namespace, labels ...)", describeValue(md))
+	}
+	for _, key := range []string{"name", "generateName", "namespace"} {
+		v, ok := mdm[key]
+		if !ok || v == nil {
+			continue
+		}
+		if _, ok := v.(string); !ok {
+			hint := ""
+			switch v.(type) {
+			case int64, float64, bool:
+				hint = " (quote it if it is meant as a name)"
+			}
+			return Errorf(path, fieldLine(node, "metadata."+key), "metadata.%s is %s; it must be a string%s", key, describeValue(v), hint)
+		}
+	}
+	return nil
+}
+
+// checkSecretValues refuses a core Secret whose data or stringData the
+// API server would refuse: data a mapping of base64 strings, stringData a
+// mapping of strings. The message names the key and never the value.
+func checkSecretValues(path string, node *yaml.Node, m map[string]any) error {
+	if m["kind"] != "Secret" || m["apiVersion"] != "v1" {
+		return nil
+	}
+	for _, field := range []string{"data", "stringData"} {
+		v, ok := m[field]
+		if !ok || v == nil {
+			continue
+		}
+		vals, ok := v.(map[string]any)
+		if !ok {
+			return Errorf(path, fieldLine(node, field), "Secret %s is %s; it must be a mapping of keys to values (the value is not shown)", field, describeKind(v))
+		}
+		for k, val := range vals {
+			str, ok := val.(string)
+			if !ok && val != nil {
+				return Errorf(path, fieldLine(node, field+"."+k), "Secret %s.%s is %s; it must be a string (the value is not shown)", field, k, describeKind(val))
+			}
+			if field == "data" && ok {
+				if _, err := base64.StdEncoding.DecodeString(strings.NewReplacer("\n", "", "\r", "").Replace(str)); err != nil {
+					return Errorf(path, fieldLine(node, field+"."+k), "Secret data.%s is not base64, which the API server refuses (put plain text under stringData; the value is not shown)", k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// describeKind names the type of a decoded value without its content.
+func describeKind(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64:
+		return "a number"
+	}
+	return "not a string"
+}
+
+// fieldLine is the line of the key of a field of the document at node, or
+// of the deepest part of it found (the document's own line at worst).
+func fieldLine(node *yaml.Node, field string) int {
+	if line, matched := LocateNode(node, ParsePath(field)); matched > 0 && line > 0 {
+		return line
+	}
+	return node.Line
+}
+
+func describeValue(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case int64, float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
 // CheckExpansion rejects alias bombs and deep nesting in a parsed YAML
 // document: it counts nodes as if every alias were expanded, memoising per
 // anchor so the count itself stays cheap. Every reader of untrusted YAML
@@ -197,7 +306,15 @@ func CheckExpansion(path string, root *yaml.Node, l Limits) error {
 	// memo holds each node's expanded size and height: an anchor reached
 	// again through an alias costs its size once more and must still fit
 	// in the depth left at the alias.
-	type extent struct{ size, height int }
+	type extent struct {
+		size, height int
+		bytes        int64 // scalar bytes, keys included, an alias's again at each use
+	}
+	// An alias copies its anchor's scalars wherever it is used once the
+	// document is converted (to JSON, to a map): a long string behind
+	// nested aliases passes a count of nodes and still allocates
+	// gigabytes. The expanded bytes may be at most twice the file limit.
+	maxBytes := 2 * l.MaxFileBytes
 	memo := map[*yaml.Node]extent{}
 	var measure func(n *yaml.Node, depth int) (extent, error)
 	measure = func(n *yaml.Node, depth int) (extent, error) {
@@ -216,16 +333,20 @@ func CheckExpansion(path string, root *yaml.Node, l Limits) error {
 			}
 			return e, nil
 		}
-		e := extent{size: 1}
+		e := extent{size: 1, bytes: int64(len(n.Value))}
 		for _, c := range n.Content {
 			ce, err := measure(c, depth+1)
 			if err != nil {
 				return extent{}, err
 			}
 			e.size += ce.size
+			e.bytes += ce.bytes
 			e.height = max(e.height, ce.height+1)
 			if e.size > l.MaxNodes {
 				return extent{}, Errorf(path, n.Line, "document expands to more than %d YAML nodes (alias bomb?)", l.MaxNodes)
+			}
+			if maxBytes > 0 && e.bytes > maxBytes {
+				return extent{}, Errorf(path, n.Line, "document expands to more than %d bytes through its aliases (alias bomb?)", maxBytes)
 			}
 		}
 		memo[n] = e
@@ -369,7 +490,56 @@ func YAMLErrorIn(path string, data []byte, maxDepth int, err error) error {
 	if strings.Contains(err.Error(), "exceeded max depth") {
 		return Errorf(path, NestingLine(data, maxDepth), "document nests deeper than %d levels", maxDepth)
 	}
+	if line, r := FirstControlLine(data); line > 0 && strings.Contains(err.Error(), "control characters") {
+		// yaml.v3 refuses a control character anywhere in the stream,
+		// without a line.
+		return Errorf(path, line, "%s is not allowed in YAML; remove it (is this a binary file?)", controlName(r))
+	}
 	return YAMLError(path, err)
+}
+
+// FirstControlLine is the line of the first character of data that YAML
+// does not allow in a stream (a NUL byte, another C0 or C1 control
+// character other than tab, line feed, carriage return and NEL, a
+// surrogate, U+FFFE or U+FFFF) and that character, or 0 when there is none.
+// data must be valid UTF-8.
+func FirstControlLine(data []byte) (int, rune) {
+	line := 1
+	for len(data) > 0 {
+		r, size := utf8.DecodeRune(data)
+		if r == '\n' {
+			line++
+		} else if !yamlPrintable(r) {
+			return line, r
+		}
+		data = data[size:]
+	}
+	return 0, 0
+}
+
+// yamlPrintable is the character set of a YAML stream as yaml.v3's reader
+// checks it.
+func yamlPrintable(r rune) bool {
+	switch {
+	case r == 0x09, r == 0x0A, r == 0x0D, r == 0x85:
+		return true
+	case r >= 0x20 && r <= 0x7E:
+		return true
+	case r >= 0xA0 && r <= 0xD7FF:
+		return true
+	case r >= 0xE000 && r <= 0xFFFD:
+		return true
+	case r >= 0x10000 && r <= 0x10FFFF:
+		return true
+	}
+	return false
+}
+
+func controlName(r rune) string {
+	if r == 0 {
+		return "a NUL byte"
+	}
+	return fmt.Sprintf("control character %U", r)
 }
 
 // NestingLine is the line where the flow-style nesting ('[' and '{'

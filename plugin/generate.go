@@ -16,6 +16,7 @@ import (
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/render"
+	"github.com/kube-sentient/aegis/render/isolate"
 	"github.com/kube-sentient/aegis/verify"
 )
 
@@ -38,6 +39,10 @@ type GenerateOptions struct {
 	ToolVersion string
 	// Limits bound the rendering (zero: manifest.DefaultLimits).
 	Limits manifest.Limits
+	// RenderLimits bound the render process's wall time and memory (zero:
+	// isolate.DefaultLimits). The revision's policy may lower them, never
+	// raise them: it is the change's own file.
+	RenderLimits isolate.Limits
 	// Cluster is the cluster policy (LoadClusterPolicyDir of the sidecar's
 	// mount); nil is the built-in one, which nothing may loosen.
 	Cluster *ClusterPolicy
@@ -109,7 +114,7 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 		return nil, &verify.InputError{Msg: fmt.Sprintf("the app path %s is not inside the repository root %s", dir, root)}
 	}
 
-	policy, err := readPolicy(root, dir)
+	policy, policyCfg, err := readPolicy(root, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +131,9 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 		APIVersions: o.Env.KubeAPIVersions,
 		Limits:      o.Limits,
 	}
-	res, err := render.Render(ctx, root, rel, ropts)
+	// In a child process, bounded: the revision under review wrote the
+	// source, and the repo-server must survive whatever it asks for.
+	res, err := isolate.Render(ctx, root, rel, ropts, renderLimits(o.RenderLimits, policyCfg))
 	if err != nil {
 		return nil, err
 	}
@@ -186,33 +193,59 @@ func FindPolicy(root, dir string) (string, error) {
 	}
 }
 
+// renderLimits are the sidecar's limits (def, else the defaults), lowered
+// where the revision's policy (nil: none) sets lower ones.
+func renderLimits(def isolate.Limits, policy *config.Config) isolate.Limits {
+	l := def
+	if l.Timeout <= 0 {
+		l.Timeout = isolate.DefaultLimits.Timeout
+	}
+	if l.Memory <= 0 {
+		l.Memory = isolate.DefaultLimits.Memory
+	}
+	if policy != nil && policy.Render.Timeout != "" {
+		l.Timeout = min(l.Timeout, policy.Render.TimeoutValue)
+	}
+	if policy != nil && policy.Render.Memory != "" {
+		l.Memory = min(l.Memory, policy.Render.MemoryBytes)
+	}
+	if l.Advice == "" {
+		l.Advice = "the repo-server's limit (" + l.Timeout.String() + ", " + config.FormatQuantity(l.Memory) + "), which {setting} in the app's .aegis.yaml may lower but not raise; render a source this large outside Argo CD, or split the app"
+	}
+	return l
+}
+
 // readPolicy reads and validates the app's policy (FindPolicy), if any: a
 // broken policy fails generation, as it fails `aegis verify`.
-func readPolicy(root, dir string) (Policy, error) {
+func readPolicy(root, dir string) (Policy, *config.Config, error) {
 	p, err := FindPolicy(root, dir)
 	if err != nil || p == "" {
-		return Policy{}, err
+		return Policy{}, nil, err
 	}
 	fi, err := os.Lstat(p)
 	if err != nil {
-		return Policy{}, err
+		return Policy{}, nil, err
 	}
 	display, _ := filepath.Rel(root, p)
 	display = filepath.ToSlash(display)
 	if !fi.Mode().IsRegular() {
-		return Policy{}, &config.Error{Path: display, Msg: "the policy must be a regular file (not a symlink)"}
+		return Policy{}, nil, &config.Error{Path: display, Msg: "the policy must be a regular file (not a symlink)"}
 	}
-	if fi.Size() > config.MaxBytes {
-		return Policy{}, &config.Error{Path: display, Msg: fmt.Sprintf("config is larger than %d bytes", config.MaxBytes)}
+	// Lstat refused a symlink; a FIFO or a device is refused on the opened
+	// file, and the read is bounded whatever the size said.
+	data, err := manifest.ReadFile(p, config.MaxBytes)
+	var tooLarge *manifest.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return Policy{}, nil, &config.Error{Path: display, Msg: fmt.Sprintf("config is larger than %d bytes", config.MaxBytes)}
+	case err != nil:
+		return Policy{}, nil, &config.Error{Path: display, Msg: fmt.Sprintf("cannot read the policy: %v", err)}
 	}
-	data, err := os.ReadFile(p)
+	cfg, err := config.Parse(display, data)
 	if err != nil {
-		return Policy{}, err
+		return Policy{}, nil, err
 	}
-	if _, err := config.Parse(display, data); err != nil {
-		return Policy{}, err
-	}
-	return Policy{Path: display, Data: data}, nil
+	return Policy{Path: display, Data: data}, cfg, nil
 }
 
 // checkGateNamespace refuses a set that writes into the gate's namespace:

@@ -214,16 +214,25 @@ func (h *helmRun) collect() ([]chartFile, error) {
 	var entries []entry
 	var total int64
 	visited := map[string]bool{}
-	var walk func(absDir, prefix string) error
-	walk = func(absDir, prefix string) error {
+	realRoot, err := filepath.EvalSymlinks(h.root)
+	if err != nil {
+		return nil, err
+	}
+	// chain holds the resolved directories the walk went through by
+	// following symlinks (the chart's own first): a directory symlink
+	// whose target holds one of them, or the link itself, is a loop, which
+	// Helm's own loader would follow until the system gives up.
+	var walk func(absDir, prefix string, chain []string) error
+	walk = func(absDir, prefix string, chain []string) error {
 		real, err := filepath.EvalSymlinks(absDir)
 		if err != nil {
 			return err
 		}
 		if visited[real] {
-			return nil // a symlink loop: Helm's walker would not end either
+			return nil // read already through another symlink
 		}
 		visited[real] = true
+		chain = append(chain[:len(chain):len(chain)], real)
 		return filepath.WalkDir(absDir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -256,7 +265,17 @@ func (h *helmRun) collect() ([]chartFile, error) {
 					if err != nil {
 						return err
 					}
-					return walk(target, name)
+					realParent, err := filepath.EvalSymlinks(filepath.Dir(p))
+					if err != nil {
+						return err
+					}
+					for _, c := range append(chain, realParent) {
+						if within(target, c) {
+							link := rel(realRoot, filepath.Join(realParent, filepath.Base(p)))
+							return manifest.Errorf(link, 0, "%s", symlinkLoopMsg("", dirName(realRoot, target)))
+						}
+					}
+					return walk(target, name, chain)
 				}
 			}
 			if fi.IsDir() {
@@ -282,7 +301,7 @@ func (h *helmRun) collect() ([]chartFile, error) {
 			return nil
 		})
 	}
-	if err := walk(h.dir, ""); err != nil {
+	if err := walk(h.dir, "", nil); err != nil {
 		return nil, err
 	}
 	files := make([]chartFile, 0, len(entries))
@@ -321,7 +340,8 @@ func checkValuesLimits(display string, data []byte, lim manifest.Limits) error {
 			return nil
 		}
 		if err != nil {
-			if strings.Contains(err.Error(), "exceeded max depth") {
+			if strings.Contains(err.Error(), "exceeded max depth") || strings.Contains(err.Error(), "control characters") {
+				// Neither Helm's nor yaml.v3's message has a line.
 				return manifest.YAMLErrorIn(display, data, lim.MaxDepth, err)
 			}
 			return nil

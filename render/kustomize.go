@@ -407,6 +407,15 @@ func (t *kustTree) kustomizeError(err error) error {
 	for _, r := range []string{t.realRoot, t.root} {
 		msg = strings.ReplaceAll(msg, r+string(filepath.Separator), "")
 	}
+	// Some messages print Go pointers, different on every run.
+	msg = pointerDumpRe.ReplaceAllString(msg, "")
+	const advice = "; fix the kustomization (kustomize build reports the same)"
+	if loc, note, ok := t.locateBuildError(msg); ok {
+		if note != "" {
+			msg += "; " + note
+		}
+		return manifest.Errorf(loc.Path, loc.Line, "kustomize: %s%s", msg, advice)
+	}
 	var best *errHint
 	bestLen := 0
 	for i := range t.hints {
@@ -423,7 +432,6 @@ func (t *kustTree) kustomizeError(err error) error {
 			best, bestLen = h, total
 		}
 	}
-	const advice = "; fix the kustomization (kustomize build reports the same)"
 	if best != nil {
 		return manifest.Errorf(best.path, best.line, "kustomize: %s%s", msg, advice)
 	}

@@ -233,9 +233,15 @@ func normalizeKeys(path string, n *yaml.Node, rt reflect.Type, seen map[normVisi
 // kustomize's KustTarget.Load does: Unmarshal (sigs.k8s.io/yaml into
 // types.Kustomization, unknown fields refused) then FixKustomization.
 func decodeKustomization(path string, data []byte) (*types.Kustomization, error) {
+	return decodeKustomizationAt(path, nil, data)
+}
+
+// decodeKustomizationAt is decodeKustomization with the parsed document,
+// to report a field kustomize refuses at its line.
+func decodeKustomizationAt(path string, doc *yaml.Node, data []byte) (*types.Kustomization, error) {
 	var k types.Kustomization
 	if err := k.Unmarshal(data); err != nil {
-		return nil, manifest.Errorf(path, 0, "%v; fix the kustomization (kustomize build reports the same)", err)
+		return nil, kustomizationDecodeError(path, doc, err)
 	}
 	k.FixKustomization()
 	return &k, nil
@@ -319,7 +325,7 @@ func helmRefusal(what string) string {
 // would reach the network or run a program, and a reading that differs
 // from aegis's own walk of the file.
 func (t *kustTree) checkDecoded(n *kustNode, data []byte) error {
-	k, err := decodeKustomization(n.rel, data)
+	k, err := decodeKustomizationAt(n.rel, n.doc, data)
 	if err != nil {
 		return err
 	}
@@ -560,7 +566,7 @@ func (t *kustTree) checkPluginTree(c, from *kustNode, key string, done map[*kust
 			}
 			abs := filepath.Join(c.dir, filepath.FromSlash(it.Value))
 			if isDir(abs) {
-				sub := t.nodes[abs]
+				sub := t.nodes[nodeKey(abs)]
 				if sub == nil {
 					return manifest.Errorf(c.rel, it.Line, "internal error: %s was not walked", it.Value)
 				}

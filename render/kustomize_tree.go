@@ -36,6 +36,10 @@ type kustTree struct {
 	data  map[string][]byte      // file contents by resolved path, for krusty
 	seq   int
 	hints []errHint
+	// fileOrder and nodeOrder are files and kustomizations in the order
+	// they were read, which is the order kustomize accumulates them.
+	fileOrder []*sourceFile
+	nodeOrder []*kustNode
 	// kustFiles are the kustomization files aegis has checked (by resolved
 	// path): guardFS serves krusty no other.
 	kustFiles map[string]bool
@@ -121,8 +125,9 @@ func (t *kustTree) rel(p string) string { return rel(t.root, p) }
 // load reads the kustomization in dir. from/line name the entry that
 // referenced it, for error messages.
 func (t *kustTree) load(dir string, parent *kustNode, from string, line int, stack map[string]bool) (*kustNode, error) {
-	if n, ok := t.nodes[dir]; ok {
-		if stack[dir] {
+	key := nodeKey(dir)
+	if n, ok := t.nodes[key]; ok {
+		if stack[key] {
 			return nil, manifest.Errorf(from, line, "kustomization cycle: %s includes itself; remove this entry", t.rel(dir))
 		}
 		if parent != nil {
@@ -141,9 +146,10 @@ func (t *kustTree) load(dir string, parent *kustNode, from string, line int, sta
 	if parent != nil {
 		n.parents = append(n.parents, parent)
 	}
-	t.nodes[dir] = n
-	stack[dir] = true
-	defer delete(stack, dir)
+	t.nodes[key] = n
+	t.nodeOrder = append(t.nodeOrder, n)
+	stack[key] = true
+	defer delete(stack, key)
 
 	docs, err := t.readYAML(file, n.rel)
 	if err != nil {
@@ -206,6 +212,16 @@ func (t *kustTree) load(dir string, parent *kustNode, from string, line int, sta
 	return n, nil
 }
 
+// nodeKey is the key of a kustomization directory in kustTree.nodes: the
+// directory with its symlinks resolved, so that a directory reached through
+// a symlink is the same kustomization (and a cycle through one is seen).
+func nodeKey(dir string) string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		return real
+	}
+	return dir
+}
+
 func findKustomization(dir string) (string, error) {
 	var found []string
 	for _, name := range kustomizationNames {
@@ -265,7 +281,9 @@ func (t *kustTree) loadResource(n *kustNode, item *yaml.Node, stack map[string]b
 	if err != nil {
 		return err
 	}
-	t.files[abs] = &sourceFile{rel: r, objs: objs, owners: []*kustNode{n}}
+	sf := &sourceFile{rel: r, objs: objs, owners: []*kustNode{n}}
+	t.files[abs] = sf
+	t.fileOrder = append(t.fileOrder, sf)
 	return nil
 }
 
@@ -283,6 +301,11 @@ func (t *kustTree) localPath(n *kustNode, item *yaml.Node) (string, error) {
 	abs := filepath.Join(n.dir, filepath.FromSlash(v))
 	if !within(t.root, abs) {
 		return "", manifest.Errorf(n.rel, item.Line, "%q leaves the source root %s; kustomizations may only use files inside it", v, t.root)
+	}
+	// A directory symlink that points back up would make kustomize (and
+	// this walk) go round until the system gives up.
+	if link, target, ok := symlinkLoop(t.root, abs); ok {
+		return "", manifest.Errorf(n.rel, item.Line, "%q goes through a %s", v, symlinkLoopMsg(link, target))
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
@@ -453,7 +476,11 @@ func (t *kustTree) loadSetters(n *kustNode) error {
 		}
 	}
 	for _, it := range seqItems(manifest.MapValue(n.doc, "replicas")) {
-		n.setters = append(n.setters, &replicasSetter{name: scalar(manifest.MapValue(it, "name")), node: it, path: n.rel})
+		name := scalar(manifest.MapValue(it, "name"))
+		n.setters = append(n.setters, &replicasSetter{name: name, node: it, path: n.rel})
+		if name != "" {
+			t.hints = append(t.hints, errHint{needles: []string{"resource with name " + name + " "}, path: n.rel, line: it.Line})
+		}
 	}
 	for _, key := range []string{"imageTags", "images"} {
 		for _, it := range seqItems(manifest.MapValue(n.doc, key)) {

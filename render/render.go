@@ -9,10 +9,11 @@ package render
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/kube-sentient/aegis/manifest"
 )
@@ -79,7 +80,7 @@ func Render(ctx context.Context, root, path string, opts Options) (*Result, erro
 		objs, err = renderPlain(root, dir, opts)
 	}
 	if err != nil {
-		return nil, err
+		return nil, loopError(root, dir, err)
 	}
 	set, err := manifest.NewSet(objs)
 	if err != nil {
@@ -257,6 +258,110 @@ func checkDirSymlinkLoop(root, p string) error {
 	return nil
 }
 
+// symlinkLoop reports the first symlink on the way from root down to p
+// that leads back to a directory the way has already passed through (root
+// included), or that never resolves (it points at itself, or at another link
+// that points back): following it would go round for ever. link is the
+// symlink relative to root; target is where it points, relative to the
+// resolved root, or "" for a link that never resolves. A part of the way
+// that does not exist ends the search: reading it reports that.
+func symlinkLoop(root, p string) (link, target string, ok bool) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return "", "", false
+	}
+	if p, err = filepath.Abs(p); err != nil || !within(root, p) {
+		return "", "", false
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", "", false
+	}
+	r, err := filepath.Rel(root, p)
+	if err != nil {
+		return "", "", false
+	}
+	seen := map[string]bool{realRoot: true}
+	cur := root
+	for _, part := range strings.Split(r, string(filepath.Separator)) {
+		if part == "" || part == "." {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return "", "", false
+		}
+		real, err := filepath.EvalSymlinks(cur)
+		if err != nil {
+			if fi.Mode()&os.ModeSymlink != 0 && isLoopErr(err) {
+				return rel(root, cur), "", true
+			}
+			return "", "", false
+		}
+		if fi.Mode()&os.ModeSymlink != 0 && seen[real] {
+			// Name the link where it is, not by the way the loop
+			// made to it.
+			link := rel(root, cur)
+			if parent, err := filepath.EvalSymlinks(filepath.Dir(cur)); err == nil {
+				link = rel(realRoot, filepath.Join(parent, filepath.Base(cur)))
+			}
+			return link, dirName(realRoot, real), true
+		}
+		seen[real] = true
+	}
+	return "", "", false
+}
+
+// symlinkLoopMsg words what symlinkLoop found; link "" is the error's own
+// location.
+func symlinkLoopMsg(link, target string) string {
+	if link == "" {
+		link = "it"
+	}
+	if target == "" {
+		return "symlink loop: " + link + " never resolves (it points at itself, or at a link that points back); remove the symlink"
+	}
+	return "symlink loop: " + link + " points at " + target + ", a directory that contains it or leads back to it; remove the symlink"
+}
+
+// dirName names a resolved directory for messages: relative to the
+// resolved root, or "the source root".
+func dirName(realRoot, real string) string {
+	if n := rel(realRoot, real); n != "." {
+		return n
+	}
+	return "the source root"
+}
+
+// isLoopErr reports an error of following symlinks that go round: the
+// system's ELOOP, or filepath.EvalSymlinks's own count.
+func isLoopErr(err error) bool {
+	return errors.Is(err, syscall.ELOOP) || strings.Contains(err.Error(), "too many links")
+}
+
+// loopError is the last guard against symlink loops a renderer did not
+// catch itself: the system's "too many levels of symbolic links", with
+// the looping path spelt out forty times, becomes bad input naming the
+// symlink once.
+func loopError(root, dir string, err error) error {
+	var se *manifest.SourceError
+	if err == nil || errors.As(err, &se) || !isLoopErr(err) {
+		return err
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		abs := pe.Path
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(dir, abs)
+		}
+		if link, target, ok := symlinkLoop(root, abs); ok {
+			return &manifest.SourceError{Location: manifest.Location{Path: link}, Msg: symlinkLoopMsg("", target)}
+		}
+	}
+	return &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: "a symlink loop: a path of the source goes round through symlinks; remove the symlink that points back at a directory containing it"}
+}
+
 // checkResolvesInside refuses p when, its symlinks resolved (the file's
 // own and any directory's on the way), it lies outside root. A path that
 // does not exist passes: reading it reports that.
@@ -282,14 +387,9 @@ func within(root, p string) bool {
 	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) && !filepath.IsAbs(r)
 }
 
-// readLimited reads a file, refusing it when larger than max bytes.
+// readLimited reads a regular file, refusing it when larger than max
+// bytes, and anything else (a FIFO, a device such as /dev/zero behind a
+// symlink, a directory) without reading it: see manifest.ReadFile.
 func readLimited(p string, max int64) ([]byte, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("file is %d bytes, above the limit of %d", fi.Size(), max)
-	}
-	return os.ReadFile(p)
+	return manifest.ReadFile(p, max)
 }

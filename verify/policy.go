@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/manifest"
 )
 
 // DefaultPolicy is the policy file looked for when none is named.
@@ -77,7 +78,7 @@ func LoadPolicy(ctx context.Context, ps PolicySource, log func(string, ...any)) 
 	}
 	switch {
 	case ps.OnDisk || filepath.IsAbs(file):
-		cfg, err := config.Load(file)
+		cfg, err := loadConfigFile(file)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +90,7 @@ func LoadPolicy(ctx context.Context, ps PolicySource, log func(string, ...any)) 
 			log("no %s in the base directory %s: the default policy applies", file, ps.Base.Dir)
 			return &Policy{Config: config.Default()}, nil
 		}
-		cfg, err := config.Load(p)
+		cfg, err := loadConfigFile(p)
 		if err != nil {
 			return nil, err
 		}
@@ -99,6 +100,22 @@ func LoadPolicy(ctx context.Context, ps PolicySource, log func(string, ...any)) 
 		return &Policy{Config: config.Default()}, nil
 	}
 	return loadRevisionPolicy(ctx, ps, file, explicit, from, log)
+}
+
+// loadConfigFile reads a policy file from disk: a regular file of at most
+// config.MaxBytes (a FIFO must not block the run, a symlink to /dev/zero
+// must not fill the memory), checked on the opened file and read with a
+// bound (manifest.ReadFile), then parsed as config.Load would.
+func loadConfigFile(file string) (*config.Config, error) {
+	data, err := manifest.ReadFile(file, config.MaxBytes)
+	var tooLarge *manifest.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, &config.Error{Path: file, Msg: fmt.Sprintf("config is larger than %d bytes", config.MaxBytes)}
+	case err != nil:
+		return nil, &config.Error{Path: file, Msg: fmt.Sprintf("cannot read config: %v", err)}
+	}
+	return config.Parse(file, data)
 }
 
 func loadRevisionPolicy(ctx context.Context, ps PolicySource, file string, explicit bool, from string, log func(string, ...any)) (*Policy, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/kube-sentient/aegis/diff"
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/render"
+	"github.com/kube-sentient/aegis/render/isolate"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
 	"github.com/kube-sentient/aegis/shadow"
@@ -56,8 +57,9 @@ type Options struct {
 }
 
 // InputError is bad input that is not tied to a file line (a missing flag,
-// an unknown revision). Errors of this type and *manifest.SourceError and
-// *config.Error mean exit code 2.
+// an unknown revision). Errors of this type, *manifest.SourceError,
+// *config.Error and *isolate.LimitError (a side that needs more time or
+// memory to render than the policy grants) mean exit code 2.
 type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
@@ -70,10 +72,11 @@ func IsBadInput(err error) bool {
 	var ce *config.Error
 	var de *manifest.DuplicateError
 	var ae *shadow.ApplyError
+	var le *isolate.LimitError
 	if errors.As(err, &ae) && ae.DryRun {
 		return true // the API server refused an object of the change: nothing was applied
 	}
-	return errors.As(err, &ie) || errors.As(err, &se) || errors.As(err, &ce) || errors.As(err, &de)
+	return errors.As(err, &ie) || errors.As(err, &se) || errors.As(err, &ce) || errors.As(err, &de) || errors.As(err, &le)
 }
 
 // Result is a finished verification.
@@ -224,7 +227,9 @@ func renderSide(ctx context.Context, name string, spec Source, opts Options) (*r
 	}
 	registerSecrets(src.root)
 	start := time.Now()
-	res, err := render.Render(ctx, src.root, src.path, opts.Render)
+	// In a child process bounded by the policy's render limits: a source
+	// that makes the renderer recurse or spin costs the child, not aegis.
+	res, err := isolate.Render(ctx, src.root, src.path, opts.Render, isolate.FromConfig(opts.Config))
 	if err != nil {
 		src.cleanup()
 		return nil, fmt.Errorf("%s (%s): %w", name, spec.Describe(), src.openable(err))

@@ -89,8 +89,8 @@ var (
 	literalWithoutKey = "resources: [app.yaml]\nsecretGenerator:\n- name: g\n  literals:\n  - " + secretCanary + "\n"
 	envInvalidUTF8    = "resources: [app.yaml]\nsecretGenerator:\n- name: g\n  envs: [app.env]\n"
 	envInvalidFile    = "TOKEN=" + secretCanary + "\xff\xfe\n"
-	missingSource     = "resources: [app.yaml, s.yaml]\nreplacements:\n- source: {kind: Secret, name: s, fieldPath: stringData.list.5}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [metadata.annotations.x]\n    options: {create: true}\n"
-	secretWithList    = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  list: [" + secretCanary + "]\n"
+	missingSource     = "resources: [app.yaml, s.yaml]\nreplacements:\n- source: {kind: Secret, name: s, fieldPath: stringData.pw.5}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths: [metadata.annotations.x]\n    options: {create: true}\n"
+	canarySecretPW    = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  pw: " + secretCanary + "\n"
 )
 
 // secretPR commits base/ (goodDeployment) then head's files over base/,
@@ -169,7 +169,7 @@ func secretCanaryCases() []hostileCase {
 	var cases []hostileCase
 	cases = append(cases, kustomizeError("a generator literal without key=", literalWithoutKey, nil, `invalid literal source \*\*\*, expected key=value`, true)...)
 	cases = append(cases, kustomizeError("an env file with invalid UTF-8", envInvalidUTF8, map[string]string{"app.env": envInvalidFile}, `has invalid utf8 bytes : \*\*\*`, true)...)
-	cases = append(cases, kustomizeError("a replacement from a Secret's list index out of range", missingSource, map[string]string{"s.yaml": secretWithList}, `fieldPath .stringData\.list\.5. is missing for replacement source`, false)...)
+	cases = append(cases, kustomizeError("a replacement indexing into a Secret's value", missingSource, map[string]string{"s.yaml": canarySecretPW}, `wrong node kind: expected SequenceNode but got ScalarNode \(the node's contents are not shown`, false)...)
 
 	cases = append(cases,
 		// The pass path and the fail path: every report is written.
@@ -259,7 +259,7 @@ func TestSecretCanaryThroughShadow(t *testing.T) {
 		want   string
 	}{
 		{"applied and healthy", canarySecret, exitPass, ""},
-		{"refused by the API server", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: bad\ndata:\n  pw: \"not base64 " + secretCanary + "\"\n", exitBadInput, `(?i)base64`},
+		{"a Secret the API server would refuse", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: bad\ndata:\n  pw: \"not base64 " + secretCanary + "\"\n", exitBadInput, `(?i)base64`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := newHostileDir(t)

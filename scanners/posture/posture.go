@@ -17,7 +17,7 @@ const Name = "posture"
 // RulesVersion is the version of aegis's own rules (ids, severities, the
 // best-practice heuristics). Bump it when a change could turn a finding new
 // or absent without a manifest change, so reports say why.
-const RulesVersion = "1.0.0"
+const RulesVersion = "1.1.0"
 
 const (
 	psaModule = "k8s.io/pod-security-admission"
@@ -90,6 +90,7 @@ func (*Scanner) Scan(ctx context.Context, t scanners.Target) ([]report.Finding, 
 		}
 		out = append(out, fs...)
 	}
+	out = append(out, scanCluster(t.Set)...)
 	// One total order for every scanner, so that two scans of one side give
 	// byte-identical reports.
 	report.SortFindings(out)

@@ -636,7 +636,7 @@ func TestScannerMetadata(t *testing.T) {
 	assert.Equal(t, "posture", s.Name())
 	v, err := s.Version(context.Background())
 	require.NoError(t, err)
-	assert.Regexp(t, `^1\.0\.0 \(pod-security-admission v0\.\d+\.\d+.*\)$`, v)
+	assert.Regexp(t, `^1\.1\.0 \(pod-security-admission v0\.\d+\.\d+.*\)$`, v)
 
 	rules := s.Rules()
 	ids := map[string]report.Rule{}
@@ -650,7 +650,11 @@ func TestScannerMetadata(t *testing.T) {
 		assert.Contains(t, r.Help, "How to fix", r.ID)
 		assert.Contains(t, r.Tags, "security", r.ID)
 		assert.Contains(t, r.Tags, "kubernetes", r.ID)
-		assert.GreaterOrEqual(t, r.Severity.Rank(), report.Low.Rank(), r.ID)
+		if r.ID == RuleClusterScopedObject {
+			assert.Equal(t, report.Info, r.Severity, "an inventory rule: it reports, it does not gate by default")
+		} else {
+			assert.GreaterOrEqual(t, r.Severity.Rank(), report.Low.Rank(), r.ID)
+		}
 		if strings.HasPrefix(r.ID, "pss.") {
 			assert.Contains(t, r.Tags, "pod-security", r.ID)
 		}
@@ -669,7 +673,7 @@ func TestScannerMetadata(t *testing.T) {
 		}
 	}
 	assert.Equal(t, report.Critical, ids["pss.privileged"].Severity)
-	for _, id := range []string{RuleResourceLimits, RuleMutableImageTag, RuleReadinessProbe, RuleLivenessProbe, RuleSecretInEnv} {
+	for _, id := range []string{RuleResourceLimits, RuleMutableImageTag, RuleReadinessProbe, RuleLivenessProbe, RuleSecretInEnv, RuleClusterAdminBinding, RuleWebhookFailOpen, RuleClusterScopedObject} {
 		assert.Contains(t, ids, id)
 	}
 }

@@ -275,6 +275,18 @@ func rules(e *pssEngine) []report.Rule {
 		}
 		out = append(out, d.rule(id, tags...))
 	}
+	for id, d := range clusterDocs {
+		tags := []string{"cluster"}
+		switch id {
+		case RuleClusterAdminBinding:
+			tags = append(tags, "rbac")
+		case RuleWebhookFailOpen:
+			tags = append(tags, "admission")
+		default:
+			tags = append(tags, "inventory")
+		}
+		out = append(out, d.rule(id, tags...))
+	}
 	sort.Slice(out, func(i, j int) bool { return strings.Compare(out[i].ID, out[j].ID) < 0 })
 	return out
 }

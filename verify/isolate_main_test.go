@@ -1,0 +1,17 @@
+package verify
+
+import (
+	"os"
+	"testing"
+
+	"github.com/kube-sentient/aegis/render/isolate"
+)
+
+// TestMain lets this test binary serve as the render child that verify
+// starts for each side (it re-executes itself with isolate.ChildCommand).
+func TestMain(m *testing.M) {
+	if code, ok := isolate.RunIfChild(os.Args); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
