@@ -1,5 +1,6 @@
 # aegis: build, test, lint, bench. `make help` lists the targets.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 GO      ?= go
 BIN     := bin/aegis
 
@@ -20,7 +21,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build bin/aegis
-	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/aegis
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/aegis
 
 test: ## run every test: unit, golden, contract, CLI, and integration on the local control plane
 	hack/test.sh

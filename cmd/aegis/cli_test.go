@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -290,4 +291,30 @@ func TestVersion(t *testing.T) {
 	res := runBinary(t, "version")
 	assert.Equal(t, 0, res.code)
 	assert.True(t, strings.HasPrefix(res.stdout, "aegis "), res.stdout)
+	assert.Contains(t, res.stdout, runtime.GOOS+"/"+runtime.GOARCH)
+
+	res = runBinary(t, "--version")
+	assert.Equal(t, 0, res.code)
+	assert.True(t, strings.HasPrefix(res.stdout, "aegis "), res.stdout)
+
+	res = runBinary(t, "version", "-o", "json")
+	require.Equal(t, 0, res.code, res.stderr)
+	var v struct {
+		Version, GoVersion, Platform string
+		Tools                        []struct{ Name, Version, Error string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &v), res.stdout)
+	assert.NotEmpty(t, v.Version)
+	assert.True(t, strings.HasPrefix(v.GoVersion, "go"), v.GoVersion)
+	assert.Equal(t, runtime.GOOS+"/"+runtime.GOARCH, v.Platform)
+	var names []string
+	for _, tool := range v.Tools {
+		names = append(names, tool.Name)
+		assert.True(t, (tool.Version == "") != (tool.Error == ""), "%s: a version or why not, never both", tool.Name)
+	}
+	assert.Equal(t, []string{"trivy", "trivy vulnerability DB", "wapiti"}, names)
+
+	res = runBinary(t, "version", "-o", "yaml")
+	assert.Equal(t, exitBadInput, res.code)
+	assert.Contains(t, res.stderr, `-o "yaml": want text or json`)
 }

@@ -27,8 +27,12 @@ const (
 	exitInfra    = 3
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X main.version=...
+// -X main.commit=..." (commit falls back to the Go toolchain's VCS stamp).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -99,7 +103,9 @@ Exit codes: 0 pass, 1 gate failed, 2 bad input or configuration,
 3 infrastructure error (a scanner, git or the cluster failed).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
+	root.SetVersionTemplate("aegis {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -121,16 +127,4 @@ func (e *usageError) Unwrap() error { return e.err }
 func isUsageError(err error) bool {
 	var ue *usageError
 	return errors.As(err, &ue)
-}
-
-func newVersionCommand(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the aegis version",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintln(stdout, "aegis", version)
-			return err
-		},
-	}
 }

@@ -79,7 +79,7 @@ func TestMissingTrivyFailsClosed(t *testing.T) {
 			trivyRuns++
 			assert.Equal(t, "error", run.Status)
 			assert.True(t, run.Missing)
-			assert.Contains(t, run.Error, "hack/tools/trivy.sh")
+			assert.Contains(t, run.Error, "install Trivy v0.74.0 (https://trivy.dev/")
 		}
 	}
 	assert.Equal(t, 2, trivyRuns, "one run per side")

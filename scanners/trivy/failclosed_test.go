@@ -35,7 +35,7 @@ func TestMissingEverywhereSaysHowToBuild(t *testing.T) {
 	_, err := New(Options{}).Version(context.Background())
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, scanners.ErrNotInstalled))
-	assert.Contains(t, err.Error(), "hack/tools/trivy.sh")
+	assert.Contains(t, err.Error(), "install Trivy "+PinnedVersion+" (https://trivy.dev/")
 }
 
 func TestCachedBinaryFollowsTheBuildScript(t *testing.T) {

@@ -104,7 +104,7 @@ func findBinary(b string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("trivy: %w: no trivy in PATH nor at %s; build it with hack/tools/trivy.sh", scanners.ErrNotInstalled, CachedBinary())
+	return "", fmt.Errorf("trivy: %w: no trivy in PATH nor at %s; install Trivy %s (https://trivy.dev/latest/getting-started/installation/) and put it in PATH, or name it with the scanner's binary in .aegis.yaml", scanners.ErrNotInstalled, CachedBinary(), PinnedVersion)
 }
 
 // Version returns Trivy's version ("0.74.0") from the first line of
