@@ -318,3 +318,27 @@ func TestVersion(t *testing.T) {
 	assert.Equal(t, exitBadInput, res.code)
 	assert.Contains(t, res.stderr, `-o "yaml": want text or json`)
 }
+
+// TestHelpAndCompletion: help shows flag types, not words pflag took from
+// backquotes, and the shell completion offers each flag's values.
+func TestHelpAndCompletion(t *testing.T) {
+	res := runBinary(t, "verify", "--help")
+	require.Equal(t, 0, res.code)
+	assert.Regexp(t, `--keep-shadow\s+keep the shadow`, res.stdout)
+	assert.Regexp(t, `--shadow-ttl duration\s`, res.stdout)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"verify", "--shadow", ""}, []string{"off", "head", "both"}},
+		{[]string{"verify", "--fail-on", ""}, []string{"critical", "high", "medium", "low", "info"}},
+		{[]string{"verify", "-o", ""}, []string{"text", "json"}},
+		{[]string{"argocd", "presync", "--shadow", ""}, []string{"off", "head", "both"}},
+		{[]string{"version", "-o", ""}, []string{"text", "json"}},
+	} {
+		res := runBinary(t, append([]string{"__complete"}, tc.args...)...)
+		require.Equal(t, 0, res.code, res.stderr)
+		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		assert.Equal(t, tc.want, lines[:len(lines)-1], "%v", tc.args)
+	}
+}

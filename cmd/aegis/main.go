@@ -115,6 +115,7 @@ Exit codes: 0 pass, 1 gate failed, 2 bad input or configuration,
 	root.AddCommand(newActionCommand(stdout, stderr))
 	root.AddCommand(newArgoCDCommand(stdout, stderr))
 	root.AddCommand(newRenderChildCommand())
+	registerCompletions(root)
 	return root
 }
 

@@ -107,7 +107,7 @@ looked up on disk: a directory that a change adds named like a revision
 The policy is the base's: .aegis.yaml read from the base revision (or the
 base directory), so that a change cannot choose the policy, waivers or rules
 it is judged by. -c names a file on disk instead.`,
-		Example: `  aegis verify --base origin/main --head HEAD --sarif aegis.sarif --markdown comment.md apps/web
+		Example: `  aegis verify --base origin/main --head HEAD --sarif aegis.sarif --markdown comment.md examples/kustomize-overlay/after/overlays/prod
   aegis verify --base-dir examples/kustomize-overlay/before --head-dir examples/kustomize-overlay/after -c .aegis.yaml overlays/prod`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -120,9 +120,9 @@ it is judged by. -c names a file on disk instead.`,
 	fl.StringVar(&f.shadow, "shadow", verify.ShadowOff, "deploy into shadow namespaces on a cluster: off|head|both")
 	f.kube.register(c)
 	fl.StringVar(&f.runID, "run-id", "", "id of this run in shadow namespace names and labels (default: random; e.g. a CI run id)")
-	fl.BoolVar(&f.keepShadow, "keep-shadow", false, "keep the shadow namespaces after the run, for debugging (`aegis gc --run ID` removes them)")
+	fl.BoolVar(&f.keepShadow, "keep-shadow", false, "keep the shadow namespaces after the run, for debugging ('aegis gc --run ID' removes them)")
 	fl.DurationVar(&f.healthTimeout, "shadow-timeout", 5*time.Minute, "how long to wait for the shadow deployments to become healthy")
-	fl.DurationVar(&f.shadowTTL, "shadow-ttl", 30*time.Minute, "expiry written on shadow namespaces, after which `aegis gc` removes them")
+	fl.DurationVar(&f.shadowTTL, "shadow-ttl", 30*time.Minute, "expiry written on shadow namespaces, after which 'aegis gc' removes them")
 	fl.StringVar(&f.enforce, "shadow-enforce", "", "Pod Security level enforced in shadow namespaces: privileged|baseline|restricted (default: warn and audit restricted only)")
 	fl.StringVar(&f.failOn, "fail-on", "", "fail on new findings at or above this severity (overrides failOn.severity)")
 	fl.StringVar(&f.sarifFile, "sarif", "", "write SARIF 2.1.0 for code scanning to this file")

@@ -131,6 +131,5 @@ func newVersionCommand(stdout io.Writer) *cobra.Command {
 	}
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text|json (json includes the scanners)")
 	c.Flags().BoolVar(&tools, "tools", false, "also print the version of each external scanner found")
-	_ = c.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
 }
