@@ -220,6 +220,10 @@ func (r *run) main(ctx context.Context) int {
 		r.logf("the gate passed, but publishing failed (see above): exit %d", ExitInfra)
 		code = ExitInfra
 	}
+	if code == ExitFail && r.in.ReportOnly {
+		r.logf("the gate failed; report-only is set, so the step exits %d (the verdict stays fail in every output)", ExitPass)
+		code = ExitPass
+	}
 	return code
 }
 
@@ -476,6 +480,19 @@ func (r *run) failed(what string, err error) {
 	if r.readOnly != "" && isForbidden(err) {
 		r.refused = append(r.refused, what)
 		r.published = append(r.published, fmt.Sprintf("%s: refused, read-only token (403)", capitalize(what)))
+		return
+	}
+	if what == "SARIF upload" && r.in.UploadSarifAuto && isForbidden(err) {
+		// The default: a repository without code scanning (GitHub Advanced
+		// Security off, or a token without security-events: write) gets
+		// its verdict, not a red step for want of a feature.
+		msg := fmt.Sprintf("code scanning refused the SARIF upload (403: %s). upload-sarif is auto, so this is not a failure: "+
+			"enable code scanning for the repository and give the workflow `permissions: security-events: write` to see the findings as alerts, "+
+			"or set upload-sarif: false (or true, to fail when the upload fails)", summaryText(r.red.Redact(err.Error())))
+		r.logf("warning: %s", msg)
+		r.ann.annotate("warning", map[string]string{"title": "aegis: SARIF not uploaded"}, oneLine(msg, 2000))
+		r.notes = append(r.notes, note{kind: alertWarning, text: msg})
+		r.published = append(r.published, "SARIF: not uploaded, code scanning refused it (403; upload-sarif: auto)")
 		return
 	}
 	hint := ""

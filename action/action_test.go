@@ -416,6 +416,55 @@ func TestActionSARIFUploadOutcomes(t *testing.T) {
 	})
 }
 
+// upload-sarif defaults to auto: a repository without code scanning (403)
+// keeps its verdict and gets a warning; upload-sarif: true makes the same
+// refusal an error.
+func TestActionUploadSarifAuto(t *testing.T) {
+	pass := sampleReport(finding("pss.privileged", report.Critical, report.Absent, "b.yaml", 2, "web"))
+	for _, tc := range []struct {
+		value string
+		code  int
+	}{{"", ExitPass}, {"auto", ExitPass}, {"true", ExitInfra}} {
+		t.Run("upload-sarif "+tc.value, func(t *testing.T) {
+			srv := fakegithub.New(testToken)
+			defer srv.Close()
+			srv.CodeScanningDisabled = true
+			e := newEnv(t, srv)
+			if tc.value != "" {
+				e[inputEnv(InputUploadSarif)] = tc.value
+			}
+			res := runAction(t, e, &fakeVerify{rep: pass})
+			assert.Equal(t, tc.code, res.code, res.stderr)
+			assert.Len(t, srv.RequestsTo(`^POST /repos/.*/code-scanning/sarifs$`), 1, "the upload was tried")
+			assert.Len(t, srv.Comments(2), 1, "the comment is posted all the same")
+			assert.Equal(t, "pass", res.outputs[OutputVerdict])
+			if tc.code == ExitPass {
+				assert.Contains(t, res.stdout, "::warning title=aegis%3A SARIF not uploaded::")
+				assert.Contains(t, res.summary, "> [!WARNING]")
+				assert.Contains(t, res.summary, "Advanced Security must be enabled")
+				assert.NotContains(t, res.stdout, "::error")
+			} else {
+				assert.Contains(t, res.stdout, "::error title=aegis%3A SARIF upload failed::")
+			}
+		})
+	}
+}
+
+// report-only: a failed gate exits 0; the verdict stays fail everywhere.
+func TestActionReportOnly(t *testing.T) {
+	srv := fakegithub.New(testToken)
+	defer srv.Close()
+	e := newEnv(t, srv)
+	e[inputEnv(InputReportOnly)] = "true"
+	res := runAction(t, e, &fakeVerify{rep: sampleReport()})
+	assert.Equal(t, ExitPass, res.code, res.stderr)
+	assert.Equal(t, "fail", res.outputs[OutputVerdict])
+	assert.Contains(t, res.stderr, "report-only is set, so the step exits 0")
+	assert.Contains(t, res.summary, "FAIL")
+	require.Len(t, srv.Comments(2), 1)
+	assert.Contains(t, srv.Comments(2)[0].Body, "FAIL")
+}
+
 // GitHub shows 10 error and 10 warning annotations per step: the most
 // severe new findings get them, and one notice says how many more there
 // are and where.

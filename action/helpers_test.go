@@ -122,11 +122,12 @@ func newEnv(t *testing.T, srv *fakegithub.Server) env {
 	}
 	e["GITHUB_API_URL"] = "http://127.0.0.1:9"
 	e["GITHUB_GRAPHQL_URL"] = "http://127.0.0.1:9/graphql"
+	uploadDefault := e[inputEnv(InputUploadSarif)] // action.yml's: auto
 	e[inputEnv(InputComment)], e[inputEnv(InputUploadSarif)] = "false", "false"
 	if srv != nil {
 		e["GITHUB_API_URL"] = srv.URL
 		e["GITHUB_GRAPHQL_URL"] = srv.URL + "/graphql"
-		e[inputEnv(InputComment)], e[inputEnv(InputUploadSarif)] = "true", "true"
+		e[inputEnv(InputComment)], e[inputEnv(InputUploadSarif)] = "true", uploadDefault
 	}
 	return e
 }

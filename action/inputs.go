@@ -32,6 +32,7 @@ const (
 	InputReportJSON         = "report-json"
 	InputUploadSarif        = "upload-sarif"
 	InputUploadWait         = "upload-wait"
+	InputReportOnly         = "report-only"
 	InputComment            = "comment"
 	InputCommentMode        = "comment-mode"
 	InputCommentAuthor      = "comment-author"
@@ -80,6 +81,13 @@ type Inputs struct {
 	SarifFile     string
 	ReportJSON    string
 	UploadSarif   bool
+	// UploadSarifAuto: upload-sarif is auto, so code scanning refusing the
+	// upload (403: not enabled for the repository, or a read-only token)
+	// is a warning, not a failure.
+	UploadSarifAuto bool
+	// ReportOnly turns a failed gate's exit code 1 into 0; the verdict
+	// stays as decided in every output.
+	ReportOnly bool
 	// UploadWait bounds the wait for code scanning to process the upload
 	// (0: do not wait).
 	UploadWait  time.Duration
@@ -163,8 +171,16 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 		in.FailOn = sev
 	}
 	var err error
-	if in.UploadSarif, err = parseBool(raw[InputUploadSarif], true); err != nil {
-		bad(InputUploadSarif, "%v", err)
+	switch v := raw[InputUploadSarif]; v {
+	case "", "auto":
+		in.UploadSarif, in.UploadSarifAuto = true, true
+	default:
+		if in.UploadSarif, err = parseBool(v, true); err != nil {
+			bad(InputUploadSarif, "%q is not auto, true or false", v)
+		}
+	}
+	if in.ReportOnly, err = parseBool(raw[InputReportOnly], false); err != nil {
+		bad(InputReportOnly, "%v", err)
 	}
 	if in.Comment, err = parseBool(raw[InputComment], true); err != nil {
 		bad(InputComment, "%v", err)
@@ -215,7 +231,7 @@ func lines(v string) []string {
 // inputNames is every input readInputs reads, in action.yml's order.
 var inputNames = []string{
 	InputPath, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
-	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait,
+	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait, InputReportOnly,
 	InputComment, InputCommentMode, InputCommentAuthor, InputToken, InputCategory, InputAllowUntrustedHead,
 	InputValues, InputSet, InputReleaseName, InputNamespace, InputKubeVersion,
 }

@@ -754,7 +754,7 @@ func yamlErr(path string, err error) error {
 		first.Msg = m[2]
 		if field, ok := strings.CutPrefix(first.Msg, "field "); ok {
 			if name, _, ok := strings.Cut(field, " not found in type"); ok {
-				first.Msg = fmt.Sprintf("unknown key %q (see the configuration reference in README.md)", name)
+				first.Msg = fmt.Sprintf("unknown key %q (see the configuration reference in docs/policy.md)", name)
 			}
 		}
 	}

@@ -45,8 +45,9 @@
 #               are recompiled), or "all" for what `go test -fuzz` does
 #               (every package, one build per package; slow when cold).
 # Durations are Go-style seconds or minutes: 90, 90s, 4m, 1m30s.
-# The SARIF target reads the official schema from AEGIS_CONTRACTS_DIR,
-# default ../shared/contracts beside the clone.
+# The SARIF target checks against the official SARIF 2.1.0 schema that the
+# go-sarif dependency ships (read from the module cache; nothing beside the
+# clone).
 #
 # Usage: hack/fuzz.sh
 set -euo pipefail
@@ -78,9 +79,6 @@ esac
 minimizetime=${FUZZMINIMIZETIME:-0}
 filter=${FUZZ:-.}
 instrument=${FUZZINSTRUMENT:-github.com/kube-sentient/aegis/...}
-if [[ -z "${AEGIS_CONTRACTS_DIR:-}" && -d "$root/../shared/contracts" ]]; then
-  export AEGIS_CONTRACTS_DIR="$root/../shared/contracts"
-fi
 start=$SECONDS
 
 # Targets: "DIR NAME" (DIR as ./pkg), from every fuzz test file outside the

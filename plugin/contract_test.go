@@ -3,11 +3,8 @@ package plugin
 import (
 	"os"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,101 +13,87 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// contractsDir is ../shared/contracts beside the clone, or
-// $AEGIS_CONTRACTS_DIR (which .ci/run sets), as the other contract tests
-// find it.
-func contractsDir() string {
-	if d := os.Getenv("AEGIS_CONTRACTS_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "contracts")
+// The external contracts the plugin meets, stated here from Argo CD's
+// public documentation (v2.6+ and v3):
+//   - "Config Management Plugins", operator manual,
+//     https://argo-cd.readthedocs.io/en/stable/operator-manual/config-management-plugins/
+//     (the ConfigManagementPlugin file, the commands' environment, the
+//     sidecar);
+//   - "Resource Hooks" and "Sync Phases and Waves", user guide,
+//     https://argo-cd.readthedocs.io/en/stable/user-guide/resource_hooks/ and
+//     https://argo-cd.readthedocs.io/en/stable/user-guide/sync-waves/.
+
+// The fields of a ConfigManagementPlugin (plugin.yaml is a file the sidecar
+// reads, not a CRD): metadata.name, spec.version, spec.init and
+// spec.generate (required) as command and args, spec.discover as fileName
+// or find (glob, or command and args), spec.parameters as static
+// announcements (a list) or a dynamic command, spec.preserveFileMode and
+// spec.provideGitCreds.
+var cmpFields = []string{
+	"apiVersion", "kind",
+	"metadata", "metadata.name",
+	"spec", "spec.version",
+	"spec.init", "spec.init.command", "spec.init.args",
+	"spec.generate", "spec.generate.command", "spec.generate.args",
+	"spec.discover", "spec.discover.fileName",
+	"spec.discover.find", "spec.discover.find.glob", "spec.discover.find.command", "spec.discover.find.args",
+	"spec.parameters", "spec.parameters.static",
+	"spec.parameters.dynamic", "spec.parameters.dynamic.command", "spec.parameters.dynamic.args",
+	"spec.preserveFileMode", "spec.provideGitCreds",
 }
 
-// contractSection returns the bullets of a "## " section of CONTRACTS.md
-// whose title starts with title.
-func contractSection(t *testing.T, title string) []string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(contractsDir(), "CONTRACTS.md"))
-	require.NoError(t, err, "the contract tests need shared/contracts beside the clone, or AEGIS_CONTRACTS_DIR")
-	var bullets []string
-	in := false
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "## ") {
-			in = strings.HasPrefix(line, "## "+title)
-			continue
-		}
-		if !in {
-			continue
-		}
-		switch {
-		case strings.HasPrefix(line, "- "):
-			bullets = append(bullets, strings.TrimPrefix(line, "- "))
-		case strings.HasPrefix(line, "  ") && len(bullets) > 0:
-			bullets[len(bullets)-1] += " " + strings.TrimSpace(line)
-		}
-	}
-	require.NotEmpty(t, bullets, "CONTRACTS.md has a section %q", title)
-	return bullets
+// The values plugin.yaml must have.
+var cmpValues = map[string]string{
+	"apiVersion": "argoproj.io/v1alpha1",
+	"kind":       "ConfigManagementPlugin",
 }
 
-// bullet returns the first bullet that starts with prefix.
-func bullet(t *testing.T, bullets []string, prefix string) string {
-	t.Helper()
-	for _, b := range bullets {
-		if strings.HasPrefix(b, prefix) {
-			return b
-		}
-	}
-	require.Failf(t, "CONTRACTS.md changed", "no bullet starts with %q", prefix)
-	return ""
+// The build environment Argo CD gives the plugin's commands (run in the
+// application's path), besides ARGOCD_ENV_<name> for each entry of the
+// Application's spec.source.plugin.env and PARAM_<NAME> for each parameter
+// (the name upper-cased, every other character than A-Z, 0-9 and _ turned
+// into _; arrays PARAM_<NAME>_<i>, maps PARAM_<NAME>_<KEY>).
+var argoBuildEnv = []string{
+	"ARGOCD_APP_NAME", "ARGOCD_APP_NAMESPACE", "ARGOCD_APP_PROJECT_NAME",
+	"ARGOCD_APP_REVISION", "ARGOCD_APP_REVISION_SHORT",
+	"ARGOCD_APP_SOURCE_REPO_URL", "ARGOCD_APP_SOURCE_PATH", "ARGOCD_APP_SOURCE_TARGET_REVISION",
+	"KUBE_VERSION", "KUBE_API_VERSIONS",
+	"ARGOCD_APP_PARAMETERS", // JSON array of the parameters set on the Application
 }
 
-var backticked = regexp.MustCompile("`([^`]+)`")
+// The sidecar: it runs argocd-cmp-server, which the repo-server's init
+// container copies into /var/run/argocd; it mounts that volume, the
+// repo-server's plugin sockets, its plugin.yaml, and a /tmp of its own; and
+// it runs as the argocd user (UID 999), not root.
+const cmpServerCommand = "/var/run/argocd/argocd-cmp-server"
 
-func codeSpans(s string) []string {
-	var out []string
-	for _, m := range backticked.FindAllStringSubmatch(s, -1) {
-		out = append(out, m[1])
-	}
-	return out
+var sidecarMounts = []string{
+	"/var/run/argocd",
+	"/home/argocd/cmp-server/plugins",
+	"/home/argocd/cmp-server/config/plugin.yaml",
+	"/tmp",
 }
 
-// expandFields turns CONTRACTS.md's field notation into dotted paths:
-// "spec.discover{fileName | find{glob | command,args}}" is spec.discover,
-// spec.discover.fileName, spec.discover.find, spec.discover.find.glob, ...;
-// "static[]" is a list whose items the notation does not describe.
-func expandFields(tok string) []string {
-	tok = strings.TrimSpace(tok)
-	i := strings.Index(tok, "{")
-	if i < 0 {
-		return []string{strings.TrimSuffix(tok, "[]")}
-	}
-	prefix := tok[:i]
-	inner := strings.TrimSuffix(tok[i+1:], "}")
-	out := []string{prefix}
-	depth, start := 0, 0
-	var parts []string
-	for j, r := range inner {
-		switch r {
-		case '{':
-			depth++
-		case '}':
-			depth--
-		case ',', '|':
-			if depth == 0 {
-				parts = append(parts, inner[start:j])
-				start = j + 1
-			}
-		}
-	}
-	parts = append(parts, inner[start:])
-	for _, p := range parts {
-		for _, sub := range expandFields(p) {
-			out = append(out, prefix+"."+sub)
-		}
-	}
-	return out
-}
+const sidecarRunAsUser = 999
+
+// Resource hooks: the annotation names and the values Argo CD accepts.
+// argocd.argoproj.io/hook is a comma-separated list of phases;
+// argocd.argoproj.io/hook-delete-policy defaults to BeforeHookCreation;
+// argocd.argoproj.io/sync-wave is an integer as a string. A hook that never
+// finishes blocks the sync (there is no default timeout), so a hook Job
+// must bound itself with spec.activeDeadlineSeconds.
+const (
+	argoHookAnnotation      = "argocd.argoproj.io/hook"
+	argoDeletePolicy        = "argocd.argoproj.io/hook-delete-policy"
+	argoSyncWaveAnnotation  = "argocd.argoproj.io/sync-wave"
+	argoDefaultDeletePolicy = "BeforeHookCreation"
+	argoPreSync             = "PreSync"
+)
+
+var (
+	argoHookPhases     = []string{"PreSync", "Sync", "PostSync", "SyncFail", "Skip"}
+	argoDeletePolicies = []string{"HookSucceeded", "HookFailed", "BeforeHookCreation"}
+)
 
 // fieldPaths lists the dotted paths of a decoded YAML mapping; lists are
 // leaves (their items are checked on their own).
@@ -141,35 +124,17 @@ func readPluginYAML(t *testing.T) map[string]any {
 	return m
 }
 
-// plugin.yaml uses only the fields CONTRACTS.md lists for a
-// ConfigManagementPlugin, with the values it requires.
+// plugin.yaml uses only the fields of a ConfigManagementPlugin, with the
+// values Argo CD requires.
 func TestPluginYAMLAgainstContracts(t *testing.T) {
-	spec := bullet(t, contractSection(t, "Argo CD config management plugin"), "`plugin.yaml`:")
 	allowed := map[string]bool{}
-	values := map[string]string{}
-	for _, tok := range codeSpans(spec) {
-		if tok == "plugin.yaml" {
-			continue
-		}
-		if k, v, ok := strings.Cut(tok, ": "); ok {
-			allowed[k] = true
-			values[k] = v
-			continue
-		}
-		for _, p := range expandFields(tok) {
-			allowed[p] = true
-			// every prefix of a listed field is a field too (metadata, spec)
-			for i := strings.Index(p, "."); i > 0; i = nextDot(p, i) {
-				allowed[p[:i]] = true
-			}
-		}
+	for _, p := range cmpFields {
+		allowed[p] = true
 	}
-	require.True(t, allowed["spec.generate.command"], "the notation parsed: %v", allowed)
-	require.True(t, allowed["spec.discover.find.glob"], "the notation parsed: %v", allowed)
-
+	values := cmpValues
 	m := readPluginYAML(t)
 	for _, p := range fieldPaths("", m) {
-		assert.True(t, allowed[p], "plugin.yaml field %s is not one CONTRACTS.md lists", p)
+		assert.True(t, allowed[p], "plugin.yaml field %s is not a ConfigManagementPlugin field", p)
 	}
 	for k, v := range values {
 		assert.Equal(t, v, m[k], "plugin.yaml %s", k)
@@ -184,14 +149,6 @@ func TestPluginYAMLAgainstContracts(t *testing.T) {
 	find := s["discover"].(map[string]any)["find"].(map[string]any)
 	assert.Equal(t, []any{"aegis"}, find["command"], "discovery: a .aegis.yaml in the app path or above it")
 	assert.Equal(t, []any{"argocd", "discover"}, find["args"])
-}
-
-func nextDot(p string, i int) int {
-	j := strings.Index(p[i+1:], ".")
-	if j < 0 {
-		return -1
-	}
-	return i + 1 + j
 }
 
 // The static parameter announcements are the parameters generate
@@ -255,43 +212,27 @@ func TestExampleApplicationUsesThePlugin(t *testing.T) {
 	assert.NoError(t, err, "the example's parameters and env are ones aegis understands")
 }
 
-// Every build variable CONTRACTS.md lists is one the plugin reads, with the
-// prefixes and escaping it describes.
+// The plugin reads exactly the build variables Argo CD sets, with its
+// prefixes and its escaping of parameter names.
 func TestEnvironmentAgainstContracts(t *testing.T) {
-	b := bullet(t, contractSection(t, "Argo CD config management plugin"), "Environment of the commands")
 	known := []string{EnvAppName, EnvAppNamespace, EnvProject, EnvRevision, EnvRevisionShort, EnvRepoURL, EnvSourcePath,
 		EnvTargetRevision, EnvKubeVersion, EnvKubeAPIVersions, EnvParameters}
-	var plain int
-	for _, tok := range codeSpans(b) {
-		switch {
-		case regexp.MustCompile(`^[A-Z][A-Z_]+$`).MatchString(tok):
-			assert.Contains(t, known, tok)
-			plain++
-		case strings.HasPrefix(tok, "ARGOCD_ENV_"):
-			assert.Equal(t, "ARGOCD_ENV_<name>", tok)
-			assert.Equal(t, "ARGOCD_ENV_", EnvPluginPrefix)
-		case strings.HasPrefix(tok, "PARAM_"):
-			assert.True(t, strings.HasPrefix(tok, EnvParamPrefix+"<NAME>"), tok)
-		}
-	}
-	assert.Equal(t, len(known), plain, "CONTRACTS.md lists %d variables", plain)
-	assert.Contains(t, b, "upper-cased, other characters -> `_`")
+	assert.ElementsMatch(t, argoBuildEnv, known)
+	assert.Equal(t, "ARGOCD_ENV_", EnvPluginPrefix)
+	assert.Equal(t, "PARAM_", EnvParamPrefix)
 	assert.Equal(t, "PARAM_VALUES_FILES", ParamEnvName(ParamValuesFiles))
+	assert.Equal(t, "PARAM_A_B_C_D", ParamEnvName("a.b-c d"), "upper-cased, other characters -> _")
 }
 
-// The gate's hooks use Argo CD's hook annotations with values CONTRACTS.md
-// allows, and the Job is bounded.
+// The gate's hooks use Argo CD's hook annotations with values it accepts,
+// and the Job is bounded.
 func TestGateHooksAgainstContracts(t *testing.T) {
-	bullets := contractSection(t, "Argo CD resource hooks")
-	first := bullets[0]
-	spans := codeSpans(first)
-	require.Equal(t, AnnotationHook, spans[0])
-	hooks := allowedValues(first, AnnotationHook)
-	policies := allowedValues(first, AnnotationHookDeletePolicy)
-	require.Contains(t, hooks, HookPreSync)
-	require.Contains(t, policies, DeleteBeforeHookCreation)
-	assert.True(t, slices.Contains(spans, AnnotationSyncWave))
-	assert.Contains(t, strings.Join(bullets, " "), "`activeDeadlineSeconds`")
+	require.Equal(t, argoHookAnnotation, AnnotationHook)
+	require.Equal(t, argoDeletePolicy, AnnotationHookDeletePolicy)
+	require.Equal(t, argoSyncWaveAnnotation, AnnotationSyncWave)
+	require.Equal(t, argoPreSync, HookPreSync)
+	require.Equal(t, argoDefaultDeletePolicy, DeleteBeforeHookCreation)
+	hooks, policies := argoHookPhases, argoDeletePolicies
 
 	g, err := generateIn(t, repoRoot(t), "examples/plain-yaml/after", baseApp())
 	require.NoError(t, err)
@@ -304,23 +245,4 @@ func TestGateHooksAgainstContracts(t *testing.T) {
 	}
 	d, found, _ := unstructured.NestedInt64(g.Gate[len(g.Gate)-1].Object, "spec", "activeDeadlineSeconds")
 	assert.True(t, found && d > 0)
-}
-
-// allowedValues reads "`key`: A | B | C (note)" from a CONTRACTS.md bullet.
-func allowedValues(b, key string) []string {
-	i := strings.Index(b, "`"+key+"`:")
-	if i < 0 {
-		return nil
-	}
-	rest := b[i+len(key)+3:]
-	if j := strings.IndexAny(rest, ";("); j >= 0 {
-		rest = rest[:j]
-	}
-	var out []string
-	for _, v := range strings.Split(rest, "|") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }

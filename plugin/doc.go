@@ -6,7 +6,7 @@
 // # The plugin contract, natively
 //
 // Argo CD's CMP contract is an environment, a working directory and a YAML
-// stream on stdout (../shared/contracts/CONTRACTS.md). The argo-cd/v2 Go
+// stream on stdout (Argo CD's "Config Management Plugins" documentation). The argo-cd/v2 Go
 // module cannot live beside Helm 4 and k8s.io 0.37 and argo-cd/v3 needs a
 // newer Go, so this package implements the contract itself: Env reads the
 // build environment (ARGOCD_APP_*, KUBE_VERSION, KUBE_API_VERSIONS,

@@ -14,7 +14,7 @@ import (
 )
 
 // Build environment variables Argo CD sets for a plugin's commands
-// (CONTRACTS.md, "Argo CD config management plugin").
+// (Argo CD's "Config Management Plugins" documentation).
 const (
 	EnvAppName         = "ARGOCD_APP_NAME"
 	EnvAppNamespace    = "ARGOCD_APP_NAMESPACE"

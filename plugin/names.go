@@ -26,7 +26,7 @@ const (
 	AnnotationRevision = "aegis.dev/revision"
 	AnnotationRepo     = "aegis.dev/repo"
 
-	// Argo CD's hook annotations (CONTRACTS.md, "Argo CD resource hooks").
+	// Argo CD's hook annotations (Argo CD's "Resource Hooks" documentation).
 	AnnotationHook             = "argocd.argoproj.io/hook"
 	AnnotationHookDeletePolicy = "argocd.argoproj.io/hook-delete-policy"
 	AnnotationSyncWave         = "argocd.argoproj.io/sync-wave"

@@ -90,7 +90,7 @@ type ghResult struct {
 const maxProblems = 50
 
 // CheckGitHub checks a SARIF log against what GitHub code scanning needs to
-// ingest it (CONTRACTS.md): required non-empty fields, the limits on runs,
+// ingest it (GitHub's "SARIF support for code scanning"): required non-empty fields, the limits on runs,
 // results, rules, tags, locations and gzip size, distinct categories,
 // security-severity as a numeric string in (0, 10], baselineState values
 // and their all-or-none presence per run, and a primaryLocationLineHash on

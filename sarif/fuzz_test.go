@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -73,16 +72,7 @@ func fuzzReport(scanner, ruleID, title, message, path string, line int, kind, ns
 // finding of a scanner whose head run succeeded (absent ones only with
 // IncludeAbsent).
 func FuzzWrite(f *testing.F) {
-	if _, err := os.Stat(schemaPath); err != nil {
-		f.Fatalf("the SARIF schema must be at %s (shared/ beside the clone, or AEGIS_CONTRACTS_DIR): %v", schemaPath, err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft4)
-	c.AssertFormat()
-	sch, err := c.Compile(schemaPath)
-	if err != nil {
-		f.Fatal(err)
-	}
+	sch := compileSchema(f) // the official schema go-sarif ships, with format assertions
 
 	type seed struct {
 		scanner, ruleID, title, message, path string

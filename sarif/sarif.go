@@ -20,7 +20,7 @@ import (
 	"github.com/kube-sentient/aegis/report"
 )
 
-// GitHub code scanning's ingestion limits (CONTRACTS.md): a file above any
+// GitHub code scanning's ingestion limits (GitHub's "SARIF support for code scanning"): a file above any
 // of them is rejected whole.
 const (
 	MaxRuns            = 20

@@ -116,6 +116,9 @@ type Server struct {
 	// ReadOnly answers every write (comments, minimize, upload) as GitHub
 	// does for the read-only token of a fork's pull request: 403.
 	ReadOnly bool
+	// CodeScanningDisabled answers SARIF uploads as GitHub does for a
+	// repository without code scanning (Advanced Security off): 403.
+	CodeScanningDisabled bool
 	// MaxCommentChars is the body limit in characters (default 65536).
 	MaxCommentChars int
 	// MaxSarifGzip is the upload limit in gzip bytes (default 10 MB): 413.
@@ -599,6 +602,11 @@ func (s *Server) uploadSarif(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/code-scanning/code-scanning#upload-an-analysis-as-sarif-data"
 	if readOnly(caller(r)) {
 		forbidden(w, doc, "security_events=write")
+		return
+	}
+	if s.CodeScanningDisabled {
+		// GitHub's answer for a private repository without Advanced Security.
+		writeJSON(w, http.StatusForbidden, basicError("Advanced Security must be enabled for this repository to use code scanning.", doc, 403))
 		return
 	}
 	var in struct {
