@@ -280,6 +280,10 @@ func TestActionExampleWorkflow(t *testing.T) {
 	}
 	require.NoError(t, yaml.Unmarshal(data, &wf))
 	assert.Contains(t, wf.On, "pull_request")
+	if pr, ok := wf.On["pull_request"].(map[string]any); ok {
+		assert.NotContains(t, pr, "paths", "a required check must always report: no paths filter")
+		assert.NotContains(t, pr, "paths-ignore", "a required check must always report: no paths filter")
+	}
 	perms := map[string]string{}
 	for k, v := range wf.Permissions {
 		perms[k] = v
@@ -291,6 +295,11 @@ func TestActionExampleWorkflow(t *testing.T) {
 			perms[k] = v
 		}
 		for _, s := range job.Steps {
+			// Third-party actions by commit SHA (a tag can be moved to
+			// other code); aegis's own reference is the user's to pin.
+			if s.Uses != "" && !strings.HasPrefix(s.Uses, "kube-sentient/aegis@") && !strings.HasPrefix(s.Uses, "./") {
+				assert.Regexp(t, `^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$`, s.Uses, "job %s: pin third-party actions by commit SHA", name)
+			}
 			if strings.HasPrefix(s.Uses, "actions/checkout@") {
 				assert.EqualValues(t, 0, s.With["fetch-depth"], "job %s: base and head are revisions: the checkout needs the history", name)
 			}
