@@ -12,7 +12,7 @@ BIN     := bin/aegis
 GO_TOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
 export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 
-.PHONY: help build test unit lint bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress readme
+.PHONY: help build test unit lint lint-workflows bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress readme
 
 # NODE=real starts a real node (kubelet + containerd) instead of kwok's fake one.
 export NODE
@@ -33,6 +33,9 @@ lint: ## gofmt and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+lint-workflows: ## actionlint (+ shellcheck) over every workflow, offline; actionlint built once into ~/.cache/aegis/tools
+	hack/lint-workflows.sh
 
 bench: ## aegis vs the kustomize CLI on 1,000 resources, peak RSS, Go benchmarks
 	hack/bench.sh 1000

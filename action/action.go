@@ -131,6 +131,9 @@ type run struct {
 	// publishFailed is set by a publishing failure other than a refusal.
 	publishFailed bool
 	commentURL    string
+	// preface is what the comment says before the report: in publish
+	// mode, where the report came from.
+	preface string
 }
 
 // logf prints one message of the log (progress, warnings, errors).
@@ -165,6 +168,9 @@ func (r *run) main(ctx context.Context) int {
 	r.ghc, err = r.gha.Context()
 	if r.ghc == nil {
 		return r.abort(ExitBadInput, &verify.InputError{Msg: fmt.Sprintf("reading the GitHub context: %v", err)})
+	}
+	if r.in.Publish != "" {
+		return r.publishMain(ctx, p)
 	}
 	if r.t, err = resolveTarget(r.ghc.EventName, p, r.in, r.ghc.Ref, r.ghc.SHA); err != nil {
 		return r.abort(ExitBadInput, err)
@@ -452,7 +458,7 @@ func (r *run) publish(ctx context.Context, rep *report.Report, sarifData []byte,
 		marker := commentMarker(in.Category)
 		runURL := r.runURL()
 		body := func(maxChars int) string {
-			return r.red.Redact(report.Markdown(rep, report.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL}))
+			return r.red.Redact(report.Markdown(rep, report.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL, Preface: r.preface}))
 		}
 		url, err := pub.upsertComment(ctx, t.PR, marker, in.CommentMode, in.CommentAuthor, body)
 		if err != nil {
@@ -465,7 +471,8 @@ func (r *run) publish(ctx context.Context, rep *report.Report, sarifData []byte,
 
 	if len(r.refused) > 0 {
 		msg := fmt.Sprintf("Pull request #%d %s: GitHub gives its workflow a read-only token, so it refused the %s (403). "+
-			"The verdict still gates this pull request through the step's exit code; the full report is in this job summary.",
+			"The verdict still gates this pull request through the step's exit code; the full report is in this job summary. "+
+			"To comment on pull requests from forks, publish the saved report from a workflow_run job (examples/workflows/aegis-publish.yml).",
 			t.PR, r.readOnly, strings.Join(r.refused, " and the "))
 		r.logf("%s", msg)
 		r.ann.annotate("warning", map[string]string{"title": "aegis: read-only token"}, msg)
@@ -559,7 +566,11 @@ func (r *run) abort(code int, err error) int {
 	}
 	// Masked before it is shortened or escaped: a secret must match whole.
 	text := r.red.Redact(err.Error())
-	msg := fmt.Sprintf("aegis could not verify (%s): %s", kind, text)
+	what := "verify"
+	if r.in.Publish != "" {
+		what = "publish"
+	}
+	msg := fmt.Sprintf("aegis could not %s (%s): %s", what, kind, text)
 	r.logf("%s", text)
 	if r.gha == nil {
 		return code

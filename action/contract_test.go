@@ -318,3 +318,73 @@ func TestActionExampleWorkflow(t *testing.T) {
 	assert.Equal(t, "write", perms["pull-requests"])
 	assert.Equal(t, "write", perms["security-events"])
 }
+
+// The fork-PR recipe's publishing workflow: triggered by the completion of
+// aegis.yml's workflow, it checks out nothing (the pull request's code never
+// runs with the write token), downloads the artifact aegis.yml saves from
+// the run that completed, and passes it to the publish input.
+func TestActionExamplePublishWorkflow(t *testing.T) {
+	read := func(name string) map[string]any {
+		data, err := os.ReadFile(filepath.Join("..", "examples", "workflows", name))
+		require.NoError(t, err)
+		var m map[string]any
+		require.NoError(t, yaml.Unmarshal(data, &m))
+		return m
+	}
+	verifyWF, publishWF := read("aegis.yml"), read("aegis-publish.yml")
+
+	on := publishWF["on"].(map[string]any)
+	require.Contains(t, on, "workflow_run")
+	require.Len(t, on, 1, "publish runs only on workflow_run")
+	wr := on["workflow_run"].(map[string]any)
+	assert.Equal(t, []any{verifyWF["name"]}, wr["workflows"], "it follows aegis.yml's workflow by name")
+	assert.Equal(t, []any{"completed"}, wr["types"])
+	assert.Equal(t, map[string]any{}, publishWF["permissions"], "no workflow-wide permissions")
+
+	// The artifact aegis.yml saves, by name, with the report in it.
+	saved := ""
+	for _, job := range verifyWF["jobs"].(map[string]any) {
+		for _, s := range job.(map[string]any)["steps"].([]any) {
+			step := s.(map[string]any)
+			if u, _ := step["uses"].(string); strings.HasPrefix(u, "actions/upload-artifact@") {
+				with := step["with"].(map[string]any)
+				saved = with["name"].(string)
+				assert.Contains(t, with["path"], "steps.aegis.outputs.report-json")
+			}
+		}
+	}
+	require.NotEmpty(t, saved, "aegis.yml saves the report as an artifact")
+
+	a := loadActionYML(t)
+	jobs := publishWF["jobs"].(map[string]any)
+	require.Len(t, jobs, 1)
+	for name, j := range jobs {
+		job := j.(map[string]any)
+		cond, _ := job["if"].(string)
+		assert.Contains(t, cond, "github.event.workflow_run.event == 'pull_request'", "job %s", name)
+		assert.Equal(t, map[string]any{"actions": "read", "pull-requests": "write", "security-events": "write"}, job["permissions"])
+		download, publish := "", ""
+		for _, s := range job["steps"].([]any) {
+			step := s.(map[string]any)
+			u, _ := step["uses"].(string)
+			assert.NotContains(t, u, "actions/checkout", "job %s must not check out the pull request", name)
+			assert.NotContains(t, step, "run", "job %s runs no script", name)
+			with, _ := step["with"].(map[string]any)
+			switch {
+			case strings.HasPrefix(u, "actions/download-artifact@"):
+				assert.Regexp(t, `@[0-9a-f]{40}$`, u)
+				assert.Equal(t, saved, with["name"])
+				assert.Equal(t, "${{ github.event.workflow_run.id }}", with["run-id"], "the artifact of the run that completed")
+				download = with["path"].(string)
+			case u == "kube-sentient/aegis@v1":
+				for k := range with {
+					assert.Contains(t, a.Inputs, k, "job %s passes input %s, which action.yml does not declare", name, k)
+				}
+				publish, _ = with["publish"].(string)
+			}
+		}
+		require.NotEmpty(t, download)
+		assert.Equal(t, download+"/aegis-report.json", publish, "publish reads the report from the downloaded artifact (report-json's default name)")
+		assert.Equal(t, "aegis-report.json", *a.Inputs["report-json"].Default)
+	}
+}

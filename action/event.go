@@ -43,6 +43,8 @@ type payload struct {
 		HeadRef string `json:"head_ref"`
 	} `json:"merge_group"`
 	Repository *repository `json:"repository"`
+	// workflow_run (publish mode)
+	WorkflowRun *workflowRun `json:"workflow_run"`
 }
 
 type pullRequest struct {

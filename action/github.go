@@ -488,3 +488,67 @@ func short(rev string) string {
 	}
 	return rev
 }
+
+// ---- publish mode: the pull request of a completed run ----
+
+// maxPullRequestFiles is how many files GitHub lists for a pull request
+// (3,000; the list endpoint stops there).
+const maxPullRequestFiles = 3000
+
+// openPullRequests returns the open pull requests of this repository whose
+// head is headSHA on headRepo's branch: the pull request a completed
+// pull_request run belongs to. GitHub leaves workflow_run.pull_requests
+// empty for a fork's pull request, so aegis asks the pulls API by head
+// (owner:branch) and keeps only those whose head commit and repository
+// match what the event says the run built.
+func (p *publisher) openPullRequests(ctx context.Context, headRepo, branch, headSHA string) ([]int, error) {
+	owner, _, _ := strings.Cut(headRepo, "/")
+	opts := &github.PullRequestListOptions{State: "open", Head: owner + ":" + branch, ListOptions: github.ListOptions{PerPage: 100}}
+	var out []int
+	for page := 0; page < 10; page++ {
+		prs, resp, err := p.gh.PullRequests.List(ctx, p.owner, p.repo, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, pr := range prs {
+			h := pr.GetHead()
+			if pr.GetNumber() > 0 && strings.EqualFold(h.GetSHA(), headSHA) && strings.EqualFold(h.GetRepo().GetFullName(), headRepo) &&
+				strings.EqualFold(pr.GetBase().GetRepo().GetFullName(), p.owner+"/"+p.repo) {
+				out = append(out, pr.GetNumber())
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
+}
+
+// pullRequestChanges reports whether pull request pr adds, changes,
+// removes or renames the file at path.
+func (p *publisher) pullRequestChanges(ctx context.Context, pr int, path string) (bool, error) {
+	opts := &github.ListOptions{PerPage: 100}
+	seen := 0
+	for {
+		files, resp, err := p.gh.PullRequests.ListFiles(ctx, p.owner, p.repo, pr, opts)
+		if err != nil {
+			return false, err
+		}
+		for _, f := range files {
+			if f.GetFilename() == path || f.GetPreviousFilename() == path {
+				return true, nil
+			}
+		}
+		seen += len(files)
+		if resp == nil || resp.NextPage == 0 || len(files) == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if seen >= maxPullRequestFiles {
+		// GitHub lists no more than that: the file may be among the rest.
+		return false, fmt.Errorf("pull request #%d changes %d files or more, and GitHub lists only the first %d: aegis cannot tell", pr, seen, maxPullRequestFiles)
+	}
+	return false, nil
+}

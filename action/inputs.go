@@ -44,6 +44,7 @@ const (
 	InputReleaseName        = "release-name"
 	InputNamespace          = "namespace"
 	InputKubeVersion        = "kube-version"
+	InputPublish            = "publish"
 )
 
 // Output names, exactly as action.yml declares them.
@@ -100,6 +101,9 @@ type Inputs struct {
 	Token              string
 	Category           string
 	AllowUntrustedHead bool
+	// Publish is a saved JSON report to publish instead of verifying
+	// (publish mode: a workflow_run job of the fork-PR recipe).
+	Publish string
 	// Render holds the Helm settings (values files, --set, release name,
 	// namespace, Kubernetes version), as the CLI's flags give them.
 	Render render.Options
@@ -136,6 +140,7 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 		CommentMode: raw[InputCommentMode],
 		Token:       raw[InputToken],
 		Category:    raw[InputCategory],
+		Publish:     strings.TrimSpace(raw[InputPublish]),
 	}
 	in.CommentAuthor = strings.TrimSpace(raw[InputCommentAuthor])
 	var errs []string
@@ -233,7 +238,7 @@ var inputNames = []string{
 	InputPath, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
 	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait, InputReportOnly,
 	InputComment, InputCommentMode, InputCommentAuthor, InputToken, InputCategory, InputAllowUntrustedHead,
-	InputValues, InputSet, InputReleaseName, InputNamespace, InputKubeVersion,
+	InputValues, InputSet, InputReleaseName, InputNamespace, InputKubeVersion, InputPublish,
 }
 
 // parseBool accepts the YAML 1.2 core booleans, as actions/toolkit's

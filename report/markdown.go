@@ -29,6 +29,10 @@ type MarkdownOptions struct {
 	// DetailsURL, when set, links to the full details (the job summary, the
 	// JSON report). Only an http or https URL is used.
 	DetailsURL string
+	// Preface is Markdown written after the marker and before the verdict
+	// (`aegis publish` says there where the report came from). It is
+	// written as given: the caller escapes what it quotes.
+	Preface string
 }
 
 // Markdown renders the report for a pull-request comment or a job summary.
@@ -63,7 +67,7 @@ func Markdown(r *Report, opts MarkdownOptions) string {
 		SortFindings(m.findings)
 	}
 
-	head := m.essentials(opts.Marker)
+	head := m.essentials(opts.Marker, opts.Preface)
 	sections := m.sections()
 	foot := m.footer(false)
 
@@ -251,11 +255,14 @@ var verdictHeads = map[Verdict]string{
 // the text that is never dropped, so they must stay small.
 const maxReasons = 10
 
-func (m *mdDoc) essentials(marker string) string {
+func (m *mdDoc) essentials(marker, preface string) string {
 	r := m.r
 	var b strings.Builder
 	if marker != "" {
 		b.WriteString(markerLine(marker))
+	}
+	if preface != "" {
+		b.WriteString(strings.TrimRight(preface, "\n") + "\n\n")
 	}
 	headline, ok := verdictHeads[r.Verdict]
 	reasons := r.Reasons

@@ -86,6 +86,22 @@ type Upload struct {
 	polls     int
 }
 
+// PullRequest is a pull request the pulls endpoints answer about.
+type PullRequest struct {
+	Number int
+	// State is open (the default) or closed.
+	State string
+	// HeadRepo is the head's repository, owner/name (a fork's, or the
+	// base's own); HeadRef its branch; HeadSHA its commit.
+	HeadRepo, HeadRef, HeadSHA string
+	// BaseRepo is owner/name (default: the repository asked about).
+	BaseRepo string
+	// Files are the paths the pull request changes; Renamed maps a new
+	// path among them to its previous one.
+	Files   []string
+	Renamed map[string]string
+}
+
 // Token kinds, as GitHub tells them apart.
 const (
 	// KindInstallation is an installation access token: the workflow's
@@ -139,6 +155,7 @@ type Server struct {
 	requests []Request
 	comments []*Comment
 	uploads  []*Upload
+	pulls    []PullRequest
 	nextID   int64
 	tokens   map[string]Identity
 }
@@ -154,6 +171,8 @@ func New(token string) *Server {
 	mux.HandleFunc("DELETE /repos/{owner}/{repo}/issues/comments/{id}", s.deleteComment)
 	mux.HandleFunc("POST /graphql", s.graphql)
 	mux.HandleFunc("GET /user", s.user)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.listPulls)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/files", s.listPullFiles)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/code-scanning/sarifs", s.uploadSarif)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/code-scanning/sarifs/{id}", s.sarifStatus)
 	s.Server = httptest.NewServer(s.record(s.auth(mux)))
@@ -206,6 +225,16 @@ func (s *Server) Comments(pr int) []Comment {
 		}
 	}
 	return out
+}
+
+// AddPullRequest makes the pulls endpoints know pr.
+func (s *Server) AddPullRequest(pr PullRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pr.State == "" {
+		pr.State = "open"
+	}
+	s.pulls = append(s.pulls, pr)
 }
 
 // Uploads returns the SARIF uploads accepted so far.
@@ -734,4 +763,93 @@ func uuid() string {
 	_, _ = rand.Read(b)
 	h := hex.EncodeToString(b)
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// ---- pull requests ----
+
+// listPulls answers GET /repos/{owner}/{repo}/pulls with its state (open,
+// closed, all; default open) and head ("user:ref-name" or
+// "organization:ref-name") filters, as GitHub documents them.
+func (s *Server) listPulls(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		state = "open"
+	}
+	repo := r.PathValue("owner") + "/" + r.PathValue("repo")
+	s.mu.Lock()
+	pulls := slices.Clone(s.pulls)
+	s.mu.Unlock()
+	items := []map[string]any{}
+	for _, pr := range pulls {
+		base := pr.BaseRepo
+		if base == "" {
+			base = repo
+		}
+		if !strings.EqualFold(base, repo) || (state != "all" && pr.State != state) {
+			continue
+		}
+		owner, _, _ := strings.Cut(pr.HeadRepo, "/")
+		if h := q.Get("head"); h != "" && !strings.EqualFold(h, owner+":"+pr.HeadRef) {
+			continue
+		}
+		items = append(items, map[string]any{
+			"number":   pr.Number,
+			"state":    pr.State,
+			"html_url": fmt.Sprintf("https://github.com/%s/pull/%d", base, pr.Number),
+			"head": map[string]any{
+				"label": owner + ":" + pr.HeadRef, "ref": pr.HeadRef, "sha": pr.HeadSHA,
+				"repo": map[string]any{"full_name": pr.HeadRepo, "owner": map[string]any{"login": owner}, "fork": !strings.EqualFold(pr.HeadRepo, base)},
+			},
+			"base": map[string]any{"ref": "main", "repo": map[string]any{"full_name": base}},
+		})
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+// maxListedFiles is where GitHub stops listing a pull request's files.
+const maxListedFiles = 3000
+
+// listPullFiles answers GET /repos/{owner}/{repo}/pulls/{number}/files:
+// 30 per page by default, at most 100, at most 3,000 in all, with a Link
+// header while there are more.
+func (s *Server) listPullFiles(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.PathValue("number"))
+	var pr *PullRequest
+	s.mu.Lock()
+	for i := range s.pulls {
+		if s.pulls[i].Number == n {
+			p := s.pulls[i]
+			pr = &p
+		}
+	}
+	s.mu.Unlock()
+	if pr == nil {
+		writeJSON(w, http.StatusNotFound, basicError("Not Found", "https://docs.github.com/rest/pulls/pulls#list-pull-requests-files", 404))
+		return
+	}
+	perPage, page := 30, 1
+	if v, err := strconv.Atoi(r.URL.Query().Get("per_page")); err == nil && v > 0 {
+		perPage = min(v, 100)
+	}
+	if v, err := strconv.Atoi(r.URL.Query().Get("page")); err == nil && v > 0 {
+		page = v
+	}
+	files := pr.Files[:min(len(pr.Files), maxListedFiles)]
+	last := max(1, (len(files)+perPage-1)/perPage)
+	from := min(len(files), (page-1)*perPage)
+	to := min(len(files), from+perPage)
+	items := []map[string]any{}
+	for _, f := range files[from:to] {
+		item := map[string]any{"filename": f, "status": "modified"}
+		if prev, ok := pr.Renamed[f]; ok {
+			item["status"], item["previous_filename"] = "renamed", prev
+		}
+		items = append(items, item)
+	}
+	if page < last {
+		q := url.Values{"per_page": {strconv.Itoa(perPage)}, "page": {strconv.Itoa(page + 1)}}
+		w.Header().Set("Link", fmt.Sprintf("<%s%s?%s>; rel=\"next\"", s.URL, r.URL.Path, q.Encode()))
+	}
+	writeJSON(w, http.StatusOK, items)
 }

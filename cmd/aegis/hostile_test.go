@@ -53,7 +53,7 @@ const (
 // the corpus must keep.
 var hostileEntries = map[string]int{
 	entryCLI: 14, entryConfig: 22, entryKustomize: 38, entryHelm: 18,
-	entryPlain: 29, entryEvent: 26, entryArgoCD: 24, entryScanner: 12,
+	entryPlain: 29, entryEvent: 34, entryArgoCD: 24, entryScanner: 12,
 }
 
 // The canaries: a Secret value of the head, and the content of a file
@@ -787,6 +787,7 @@ func hostileCases() []hostileCase {
 	cases = append(cases, trustAction2Cases()...)
 	cases = append(cases, trust2InputCases()...)
 	cases = append(cases, trustBoundsCases()...)
+	cases = append(cases, publishCases()...)
 	return append(cases, trustActionCases()...)
 }
 

@@ -112,7 +112,7 @@ Exit codes: 0 pass, 1 gate failed, 2 bad input or configuration,
 		return &usageError{err: fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.AddCommand(newVerifyCommand(stdout, stderr), newDiffCommand(stdout, stderr), newGCCommand(stdout, stderr), newVersionCommand(stdout))
-	root.AddCommand(newActionCommand(stdout, stderr))
+	root.AddCommand(newActionCommand(stdout, stderr), newPublishCommand(stdout, stderr))
 	root.AddCommand(newArgoCDCommand(stdout, stderr))
 	root.AddCommand(newRenderChildCommand())
 	registerCompletions(root)
