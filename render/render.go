@@ -26,6 +26,9 @@ const (
 	Kustomize Type = "kustomize"
 	Helm      Type = "helm"
 	Plain     Type = "plain"
+	// Absent is a side the app is not on (verify: the change adds or
+	// removes it); nothing is rendered.
+	Absent Type = "absent"
 )
 
 // Options tune rendering. The zero value renders with defaults.

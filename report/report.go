@@ -94,6 +94,10 @@ type Side struct {
 	Type    string `json:"type"`
 	Digest  string `json:"digest"`
 	Objects int    `json:"objects"`
+	// Absent says why the app is not on this side (the change adds or
+	// removes it: its path or a values file does not exist there); the
+	// side then has no objects.
+	Absent string `json:"absent,omitempty"`
 }
 
 // ScannerStatus of one scanner run on one side.

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -143,6 +145,7 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 		Shadow:     shadowReport(deployed, opts.KeepShadow),
 	}
 	Decide(r, opts)
+	r.Reasons = append(r.Reasons, absenceReasons(base, head)...)
 	// Nothing may be left in the cluster: a teardown that failed (the API
 	// server went away after the scans) turns any verdict into an error, so
 	// the run fails closed and says how to clean up.
@@ -185,6 +188,10 @@ func withDefaults(o Options) Options {
 type renderedSide struct {
 	src      *side
 	rendered *render.Result
+	// absent says why the app is not on this side (its PATH, or a values
+	// file named relative to it, does not exist there): the change adds
+	// or removes the app, and the side renders to nothing. "" when present.
+	absent string
 }
 
 // renderSides resolves and renders both sides concurrently. On error every
@@ -205,6 +212,9 @@ func renderSides(ctx context.Context, opts Options) (*renderedSide, *renderedSid
 		}()
 	}
 	wg.Wait()
+	if errs[0] == nil && errs[1] == nil && out[0].absent != "" && out[1].absent != "" {
+		errs[0] = &InputError{Msg: fmt.Sprintf("the app is on neither side: on the base %s, and on the head %s", out[0].absent, out[1].absent)}
+	}
 	if err := errors.Join(errs[0], errs[1]); err != nil {
 		for _, s := range out {
 			if s != nil {
@@ -226,6 +236,17 @@ func renderSide(ctx context.Context, name string, spec Source, opts Options) (*r
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	registerSecrets(src.root)
+	if why := appAbsence(src.root, src.path, opts.Render.ValuesFiles); why != "" {
+		// A side without the app renders to nothing: everything of a new
+		// app is new, everything of a removed one is fixed.
+		opts.Progress("%s (%s): %s: the app is absent from this side", name, spec.Describe(), why)
+		set, err := manifest.NewSet(nil)
+		if err != nil {
+			src.cleanup()
+			return nil, err
+		}
+		return &renderedSide{src: src, rendered: &render.Result{Type: render.Absent, Set: set}, absent: why}, nil
+	}
 	start := time.Now()
 	// In a child process bounded by the policy's render limits: a source
 	// that makes the renderer recurse or spin costs the child, not aegis.
@@ -244,7 +265,38 @@ func sideReport(s *renderedSide) report.Side {
 		Type:    string(s.rendered.Type),
 		Digest:  s.rendered.Set.Digest(),
 		Objects: s.rendered.Set.Len(),
+		Absent:  s.absent,
 	}
+}
+
+// appAbsence says why the app at root/path is not there: PATH, or a
+// values file relative to it, does not exist. "" when both exist (or when
+// what is wrong is not absence: rendering reports that).
+func appAbsence(root, path string, valuesFiles []string) string {
+	dir := filepath.Join(root, path)
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Sprintf("PATH %s does not exist", filepath.ToSlash(filepath.Clean(path)))
+	}
+	for _, vf := range valuesFiles {
+		if filepath.IsAbs(vf) {
+			continue // the operator's own file, the same on both sides
+		}
+		if _, err := os.Lstat(filepath.Join(dir, vf)); errors.Is(err, os.ErrNotExist) {
+			return fmt.Sprintf("values file %s does not exist", filepath.ToSlash(filepath.Join(path, vf)))
+		}
+	}
+	return ""
+}
+
+// absenceReasons explain a report whose app one side lacks.
+func absenceReasons(base, head *renderedSide) []string {
+	switch {
+	case base.absent != "":
+		return []string{fmt.Sprintf("The change adds this app (on the base, %s): every object and finding of the head is new.", base.absent)}
+	case head.absent != "":
+		return []string{fmt.Sprintf("The change removes this app (on the head, %s): every finding of the base is fixed.", head.absent)}
+	}
+	return nil
 }
 
 func resourceChanges(changes []diff.Change) []report.ResourceChange {

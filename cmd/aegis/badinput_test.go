@@ -70,7 +70,7 @@ func badInputCases() []badCase {
 		{entry: entryKustomize, name: "remote base not allowed", head: map[string]string{"kustomization.yaml": "resources:\n  - app.yaml\n  - https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.0.0\n", "app.yaml": goodDeployment}, want: `kustomization\.yaml:3: .*--allow-remote-bases`},
 		{entry: entryHelm, name: "failing Helm template", head: chart, path: "chart", want: `chart/templates/failing\.yaml:\d+: .*replicas must be set`},
 		{entry: entryHelm, name: "Helm values file with bad YAML", head: map[string]string{"chart/Chart.yaml": chart["chart/Chart.yaml"], "chart/templates/cm.yaml": chart["chart/templates/cm.yaml"], "chart/values.yaml": "a: [b\n"}, path: "chart", want: `chart/values\.yaml(:\d+)?: `},
-		{entry: entryCLI, name: "missing PATH", head: map[string]string{"app.yaml": goodDeployment}, path: "no/such/dir", want: `no/such/dir: no such directory`},
+		{entry: entryCLI, name: "missing PATH", head: map[string]string{"app.yaml": goodDeployment}, path: "no/such/dir", want: `the app is on neither side: on the base PATH no/such/dir does not exist, and on the head PATH no/such/dir does not exist`},
 		{entry: entryCLI, name: "PATH leaving the root", head: map[string]string{"app.yaml": goodDeployment}, path: "../..", want: `PATH leaves the source root`},
 		{entry: entryPlain, name: "empty source", head: map[string]string{"README.md": "nothing here\n"}, want: `no Kubernetes objects found`},
 		{entry: entryConfig, name: "unknown config key", head: map[string]string{"app.yaml": goodDeployment}, extra: map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn:\n  severity: high\n  sevrity: low\n"}, want: `\.aegis\.yaml:5: unknown key "sevrity"`},
