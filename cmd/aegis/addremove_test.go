@@ -88,4 +88,3 @@ func TestAppAddedOrRemoved(t *testing.T) {
 		assert.Contains(t, res.stdout, "# added Deployment.apps/web (apps/worker/app.yaml)")
 	})
 }
-
