@@ -79,7 +79,7 @@ func findingLevel(s report.Severity) string {
 func (a *annotator) annotateFindings(findings []report.Finding) int {
 	var fresh []report.Finding
 	for _, f := range findings {
-		if f.BaselineState == report.New && !f.Waived {
+		if f.BaselineState.IsNew() && !f.Waived {
 			fresh = append(fresh, f)
 		}
 	}

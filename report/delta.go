@@ -39,7 +39,7 @@ func Delta(base, head []Finding) []Finding {
 			continue
 		}
 		if len(hs) == 1 && len(bs) == 1 { // nearly always
-			h[hs[0]].BaselineState = Unchanged
+			pair(&h[hs[0]], &b[bs[0]])
 			matched[bs[0]] = true
 			continue
 		}
@@ -77,7 +77,8 @@ func pairDuplicates(h, b []Finding, hs, bs []int, matched []bool) {
 	paired := make([]bool, len(hs))
 	for i, hi := range hs {
 		if q := at[h[hi].Location]; len(q) > 0 {
-			h[hi].BaselineState, matched[q[0]], paired[i] = Unchanged, true, true
+			pair(&h[hi], &b[q[0]])
+			matched[q[0]], paired[i] = true, true
 			at[h[hi].Location] = q[1:]
 		}
 	}
@@ -92,7 +93,17 @@ func pairDuplicates(h, b []Finding, hs, bs []int, matched []bool) {
 		if next == len(bs) {
 			return
 		}
-		h[hi].BaselineState, matched[bs[next]] = Unchanged, true
+		pair(&h[hi], &b[bs[next]])
+		matched[bs[next]] = true
+	}
+}
+
+// pair marks a head finding that the base has too: unchanged, or updated
+// when the change raised its severity.
+func pair(head, base *Finding) {
+	head.BaselineState = Unchanged
+	if head.Severity.Rank() > base.Severity.Rank() {
+		head.BaselineState, head.BaselineSeverity = Updated, base.Severity
 	}
 }
 
@@ -111,8 +122,9 @@ func withFingerprints(in []Finding) []Finding {
 	return out
 }
 
-// stateRank puts new findings first, then unchanged, then absent; a finding
-// without a state sorts with the new ones, which is how the gate treats it.
+// stateRank puts new (and updated) findings first, then unchanged, then
+// absent; a finding without a state sorts with the new ones, which is how
+// the gate treats it.
 func stateRank(s State) int {
 	switch s {
 	case Unchanged:

@@ -61,7 +61,14 @@ const (
 	New       State = "new"       // in head only: introduced by the change
 	Unchanged State = "unchanged" // in both
 	Absent    State = "absent"    // in base only: fixed by the change
+	// Updated is in both, with its severity raised by the change (an image
+	// tag moved to :latest): it blocks like a new finding.
+	Updated State = "updated"
 )
+
+// IsNew reports whether the state is one the change introduces: new, or
+// updated to a higher severity. The gate judges both.
+func (s State) IsNew() bool { return s == New || s == Updated || s == "" }
 
 // Resource is the Kubernetes object a finding concerns.
 //
@@ -107,8 +114,10 @@ type Finding struct {
 
 	Fingerprint   string `json:"fingerprint"`
 	BaselineState State  `json:"baselineState"`
-	Waived        bool   `json:"waived"`
-	WaiverReason  string `json:"waiverReason,omitempty"`
+	// BaselineSeverity is the base's severity of an updated finding.
+	BaselineSeverity Severity `json:"baselineSeverity,omitempty"`
+	Waived           bool     `json:"waived"`
+	WaiverReason     string   `json:"waiverReason,omitempty"`
 }
 
 // ComputeFingerprint identifies a finding across both sides and across

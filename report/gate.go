@@ -59,7 +59,7 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 	// not be able to pass the gate by sorting below every threshold.
 	var blocking []Finding
 	for _, f := range r.Findings {
-		if f.BaselineState == New && !f.Waived && (f.Severity.Rank() < 0 || f.Severity.AtLeast(threshold)) {
+		if f.BaselineState.IsNew() && !f.Waived && (f.Severity.Rank() < 0 || f.Severity.AtLeast(threshold)) {
 			blocking = append(blocking, f)
 		}
 	}
@@ -387,8 +387,13 @@ func Summarize(findings []Finding) Summary {
 			s.FixedBySeverity[f.Severity]++
 			continue
 		default:
+			// Updated findings count as new: the change brings them to
+			// this severity.
 			s.New++
 			s.NewBySeverity[f.Severity]++
+			if f.BaselineState == Updated {
+				s.Updated++
+			}
 			if f.Waived {
 				s.NewWaived++
 			}

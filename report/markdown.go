@@ -627,6 +627,9 @@ func severityCell(s Severity) string {
 
 func findingRow(f *Finding) string {
 	sev := severityCell(f.Severity)
+	if f.BaselineState == Updated {
+		sev += " (was " + mdCell(orDash(string(f.BaselineSeverity)), 20) + ")"
+	}
 	if f.Waived {
 		sev += " · waived"
 	}

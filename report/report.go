@@ -151,7 +151,10 @@ type ExpiredWaiver struct {
 // Summary counts the delta.
 type Summary struct {
 	// New counts every new finding, waived or not.
-	New       int `json:"new"`
+	New int `json:"new"`
+	// Updated counts the new findings that the base had at a lower
+	// severity (state updated).
+	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 	Fixed     int `json:"fixed"`
 	// Waived counts the head's findings (new and unchanged) a waiver

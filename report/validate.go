@@ -53,7 +53,7 @@ func ReadUntrusted(rd io.Reader) (*Report, error) {
 	// Counts are shown from the findings, never from the document.
 	s := Summarize(r.Findings)
 	for _, f := range r.Findings {
-		if f.BaselineState == New && !f.Waived && (f.Severity.Rank() < 0 || f.Severity.AtLeast(r.Policy.FailOnSeverity)) {
+		if f.BaselineState.IsNew() && !f.Waived && (f.Severity.Rank() < 0 || f.Severity.AtLeast(r.Policy.FailOnSeverity)) {
 			s.Blocking++
 		}
 	}
@@ -179,9 +179,9 @@ func (v *validator) finding(where string, f *Finding) {
 		v.addf("%s.severity %q is not a severity", where, clip(string(f.Severity)))
 	}
 	switch f.BaselineState {
-	case New, Unchanged, Absent:
+	case New, Unchanged, Updated, Absent:
 	default:
-		v.addf("%s.baselineState %q is not new, unchanged or absent", where, clip(string(f.BaselineState)))
+		v.addf("%s.baselineState %q is not new, unchanged, updated or absent", where, clip(string(f.BaselineState)))
 	}
 	v.location(where+".location", f.Location)
 	for _, t := range []struct{ name, s string }{
@@ -264,7 +264,7 @@ func (v *validator) verdict(r *Report) {
 		v.addf("verdict pass, but no scanner run completed (the gate says error)")
 	}
 	for _, f := range r.Findings {
-		if f.BaselineState == New && !f.Waived && f.Severity.AtLeast(r.Policy.FailOnSeverity) {
+		if f.BaselineState.IsNew() && !f.Waived && f.Severity.AtLeast(r.Policy.FailOnSeverity) {
 			v.addf("verdict pass, but the new finding %s %s on %s is at or above the policy's failOnSeverity %s (the gate says fail)",
 				clip(f.Scanner), clip(f.RuleID), clip(f.Resource.String()), r.Policy.FailOnSeverity)
 			return

@@ -30,7 +30,7 @@ func TestValidateRefuses(t *testing.T) {
 		want string
 	}{
 		{"unknown verdict", func(m map[string]any) { m["verdict"] = "PASS" }, `verdict "PASS" is not pass, fail or error`},
-		{"unknown state", func(m map[string]any) { firstFinding(m)["baselineState"] = "gone" }, "is not new, unchanged or absent"},
+		{"unknown state", func(m map[string]any) { firstFinding(m)["baselineState"] = "gone" }, "is not new, unchanged, updated or absent"},
 		{"negative line", func(m map[string]any) { firstFinding(m)["location"].(map[string]any)["line"] = -1 }, "is out of range"},
 		{"absolute path", func(m map[string]any) { firstFinding(m)["location"].(map[string]any)["path"] = "/etc/passwd" }, "is not a clean relative path"},
 		{"javascript URL", func(m map[string]any) { firstFinding(m)["location"].(map[string]any)["path"] = "javascript:alert(1)" }, "is not a relative slash path"},

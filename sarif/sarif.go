@@ -210,7 +210,7 @@ func Build(r *report.Report, opts Options) (*gosarif.Report, []string, error) {
 	unknownState := 0
 	for _, f := range r.Findings {
 		switch f.BaselineState {
-		case report.New, report.Unchanged:
+		case report.New, report.Unchanged, report.Updated:
 		case report.Absent:
 			if !opts.IncludeAbsent {
 				continue
@@ -285,7 +285,7 @@ func lookupRule(idx map[ruleKey]report.Rule, scanner, id string) (report.Rule, b
 // stateRank orders states for trimming and output: new, unchanged, absent.
 func stateRank(s report.State) int {
 	switch s {
-	case report.New:
+	case report.New, report.Updated:
 		return 0
 	case report.Unchanged:
 		return 1

@@ -146,7 +146,7 @@ func shadowText(p palette, s *report.ShadowSide) string {
 func printFindings(w io.Writer, p palette, title string, findings []report.Finding, state report.State) {
 	var listed, total int
 	for _, f := range findings {
-		if f.BaselineState != state {
+		if f.BaselineState != state && !(state == report.New && f.BaselineState == report.Updated) {
 			continue
 		}
 		total++
@@ -160,6 +160,9 @@ func printFindings(w io.Writer, p palette, title string, findings []report.Findi
 		waived := ""
 		if f.Waived {
 			waived = " (waived)"
+		}
+		if f.BaselineState == report.Updated {
+			waived = " (was " + string(f.BaselineSeverity) + ")" + waived
 		}
 		fmt.Fprintf(w, "  %s %-30s %s  %s%s\n", p.severity(f.Severity), f.RuleID, f.Location, oneLine(f.Message), waived)
 	}
