@@ -77,9 +77,14 @@ func (r *Runner) Run(ctx context.Context, targets ...Target) Result {
 			if cfg.Scanner(s.Name()).Enabled == nil {
 				why = fmt.Sprintf("opt-in: set scanners.%s.enabled: true in .aegis.yaml", s.Name())
 			}
+			// Under the lock: the runs of scanners started above finish
+			// concurrently, and an append that races with theirs loses one
+			// (a lost error is a gate that passes).
+			mu.Lock()
 			for _, t := range targets {
 				res.Runs = append(res.Runs, report.ScannerRun{Name: s.Name(), Side: t.Side, Status: report.StatusSkipped, Error: why})
 			}
+			mu.Unlock()
 			continue
 		}
 		version, verr := s.Version(ctx)
