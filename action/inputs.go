@@ -41,6 +41,10 @@ const (
 	InputAllowUntrustedHead = "allow-untrusted-head"
 	InputValues             = "values"
 	InputSet                = "set"
+	InputSetJSON            = "set-json"
+	InputSetString          = "set-string"
+	InputSetFile            = "set-file"
+	InputSetLiteral         = "set-literal"
 	InputReleaseName        = "release-name"
 	InputNamespace          = "namespace"
 	InputKubeVersion        = "kube-version"
@@ -212,6 +216,10 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 	in.Render = render.Options{
 		ValuesFiles: lines(raw[InputValues]),
 		Set:         lines(raw[InputSet]),
+		SetJSON:     lines(raw[InputSetJSON]),
+		SetString:   lines(raw[InputSetString]),
+		SetFile:     lines(raw[InputSetFile]),
+		SetLiteral:  lines(raw[InputSetLiteral]),
 		ReleaseName: raw[InputReleaseName],
 		Namespace:   raw[InputNamespace],
 		KubeVersion: raw[InputKubeVersion],
@@ -238,7 +246,7 @@ var inputNames = []string{
 	InputPath, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
 	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait, InputReportOnly,
 	InputComment, InputCommentMode, InputCommentAuthor, InputToken, InputCategory, InputAllowUntrustedHead,
-	InputValues, InputSet, InputReleaseName, InputNamespace, InputKubeVersion, InputPublish,
+	InputValues, InputSet, InputSetJSON, InputSetString, InputSetFile, InputSetLiteral, InputReleaseName, InputNamespace, InputKubeVersion, InputPublish,
 }
 
 // parseBool accepts the YAML 1.2 core booleans, as actions/toolkit's

@@ -10,9 +10,16 @@ import (
 
 // Location is a place in a source file: a slash-separated path relative to the
 // side's root and a 1-based line (0 when unknown).
+//
+// Approximate marks a location that is not proven to be where the value is
+// set: for Helm output, the template line that emits a field whose value
+// could not be traced to a single values key (see docs/rendering.md, "Where
+// a finding points"). It is near the cause, not necessarily the line a pull
+// request changed.
 type Location struct {
-	Path string `json:"path"`
-	Line int    `json:"line"`
+	Path        string `json:"path"`
+	Line        int    `json:"line"`
+	Approximate bool   `json:"approximate,omitempty"`
 }
 
 func (l Location) String() string {

@@ -21,6 +21,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/template/parse"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	yaml "go.yaml.in/yaml/v3"
@@ -106,6 +108,11 @@ type helmRun struct {
 	// setVals holds what opts.Set sets, to tell a value from the command line
 	// (which has no file to point at) from one in a values file.
 	setVals map[string]any
+	// For the locators: the merged .Values, every template parsed, and
+	// the named templates they define.
+	merged  common.Values
+	docs    map[*common.File]*tmplDoc
+	defines map[string]tmplDefine
 }
 
 // chartSource says where a loaded chart file lives.
@@ -174,6 +181,7 @@ func (h *helmRun) run(ctx context.Context) ([]manifest.Object, error) {
 		return nil, manifest.Errorf(chartYAML, 0, "helm: merging values: %v", err)
 	}
 	if v, ok := renderVals["Values"].(common.Values); ok {
+		h.merged = v // for the locators
 		if err := h.validateSchemas(chrt, v); err != nil {
 			return nil, err
 		}
@@ -549,13 +557,83 @@ func (h *helmRun) userValuesMap() (map[string]any, error) {
 		}
 	}
 	h.setVals = map[string]any{}
-	for _, s := range h.opts.Set {
-		if err := strvals.ParseInto(s, base); err != nil {
-			return nil, &manifest.SourceError{Msg: fmt.Sprintf("invalid --set %q: %v", s, err)}
+	return h.mergeSetFlags(base)
+}
+
+// mergeSetFlags merges Helm's --set family into base in Helm's order
+// (helm's values.Options.MergeValues): --set-json, --set, --set-string,
+// --set-file, --set-literal; each also into setVals, so that a field they
+// set is located at the command line rather than at a values line. A
+// --set-file path is read like a values file: relative to the chart and
+// inside the source, or absolute (the operator's own), never a URL.
+func (h *helmRun) mergeSetFlags(base map[string]any) (map[string]any, error) {
+	invalid := func(flag, v string, err error) (map[string]any, error) {
+		return nil, &manifest.SourceError{Msg: fmt.Sprintf("invalid %s %q: %v", flag, v, err)}
+	}
+	for _, v := range h.opts.SetJSON {
+		if t := strings.TrimSpace(v); t != "" && t[0] == '{' {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(t), &m); err != nil {
+				return invalid("--set-json", v, err)
+			}
+			base = c2load.MergeMaps(base, m)
+			h.setVals = c2load.MergeMaps(h.setVals, m)
+			continue
 		}
-		_ = strvals.ParseInto(s, h.setVals)
+		if err := strvals.ParseJSON(v, base); err != nil {
+			return invalid("--set-json", v, err)
+		}
+		_ = strvals.ParseJSON(v, h.setVals)
+	}
+	for _, v := range h.opts.Set {
+		if err := strvals.ParseInto(v, base); err != nil {
+			return invalid("--set", v, err)
+		}
+		_ = strvals.ParseInto(v, h.setVals)
+	}
+	for _, v := range h.opts.SetString {
+		if err := strvals.ParseIntoString(v, base); err != nil {
+			return invalid("--set-string", v, err)
+		}
+		_ = strvals.ParseIntoString(v, h.setVals)
+	}
+	for _, v := range h.opts.SetFile {
+		read := func(rs []rune) (any, error) { return h.readSetFile(string(rs)) }
+		if err := strvals.ParseIntoFile(v, base, read); err != nil {
+			return invalid("--set-file", v, err)
+		}
+		_ = strvals.ParseIntoFile(v, h.setVals, read)
+	}
+	for _, v := range h.opts.SetLiteral {
+		if err := strvals.ParseLiteralInto(v, base); err != nil {
+			return invalid("--set-literal", v, err)
+		}
+		_ = strvals.ParseLiteralInto(v, h.setVals)
 	}
 	return base, nil
+}
+
+// readSetFile reads a --set-file value's file with the bounds and the
+// confinement of a values file.
+func (h *helmRun) readSetFile(name string) (string, error) {
+	if strings.Contains(name, "://") {
+		return "", fmt.Errorf("%s is a URL: give a file (aegis fetches nothing)", name)
+	}
+	p := name
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(h.dir, name)
+		if !within(h.root, p) {
+			return "", fmt.Errorf("%s leaves the source root; give a file inside the source (relative to the chart)", name)
+		}
+		if err := checkResolvesInside(h.root, p); err != nil {
+			return "", err
+		}
+	}
+	data, err := readLimited(p, h.lim.MaxFileBytes)
+	if err != nil {
+		return "", err
+	}
+	return string(data), nil
 }
 
 // valuesError turns a values file parse error into a SourceError with the
@@ -701,6 +779,9 @@ func (h *helmRun) renderTemplates(ctx context.Context, c *chart.Chart, vals comm
 			}
 		}()
 		var e engine.Engine // no cluster: lookup returns nothing, DNS is off
+		if h.opts.Deterministic {
+			defer deterministic(&e, c, vals)()
+		}
 		out, err := e.RenderWithContext(ctx, c, vals)
 		done <- result{out, err}
 	}()
@@ -753,6 +834,7 @@ func (h *helmRun) templateError(err error) error {
 func (h *helmRun) decode(c *chart.Chart, rendered map[string]string) ([]manifest.Object, error) {
 	dec := manifest.NewDecoder(h.lim)
 	var out []manifest.Object
+	h.parseTemplates()
 
 	// CRDs are not templates: decode their files as they are, so lines and
 	// field locations are the decoder's own.
@@ -804,14 +886,15 @@ func (h *helmRun) decode(c *chart.Chart, rendered map[string]string) ([]manifest
 			}
 			o.Origin = manifest.Origin{Location: manifest.Location{Path: src.path, Line: line}, Template: name}
 			o.Locator = &helmLocator{
-				path:    src.path,
-				archive: src.archive,
-				lines:   tl.lines,
+				doc:     h.docs[t.file],
 				seg:     seg,
+				obj:     o.Object,
 				chain:   chain,
 				prefix:  userPrefix,
 				values:  h.values,
 				setVals: h.setVals,
+				merged:  chartValues(h.merged, userPrefix),
+				defines: h.defines,
 			}
 			out = append(out, o)
 		}
@@ -967,193 +1050,1360 @@ func (h *helmRun) valuesChain(c *chart.Chart) ([]valuesScope, []string) {
 	return chain, nil
 }
 
-// helmLocator finds where a field of a rendered object is set. It is a
-// heuristic over the template text, documented here because it can be wrong:
+// helmLocator finds where a field of a rendered object is set. It reads the
+// template text (parsed with text/template/parse, so that the branches of
+// if, with and range are known) and checks what it finds against the
+// rendered object and the merged values:
 //
-//  1. In the object's template document, find the line of each key of the
-//     path in order (list selectors "[name=x]" advance past a literal
-//     "- name: x" line when there is one); the deepest key found wins.
-//  2. If that line (or, when it has no value of its own, the template-only
-//     lines right after it) reads .Values.a.b, directly or through an
-//     enclosing `{{- with .Values.a.b }}` and `toYaml .`, look up a.b plus the
-//     rest of the path below the key in the values files that feed the chart;
-//     the file that sets it deepest wins, ties to the later file (a user
-//     values file over values.yaml, a parent over a subchart). A value set by
-//     --set has no file: step 3 then.
-//  3. Otherwise the template line itself; if no key is found, nothing (the
-//     caller falls back to the object's start line).
+//  1. The path is cut to the deepest part the rendered object holds (a
+//     finding about a missing field points where its closest present
+//     ancestor comes from), and list items selected by index are selected
+//     by name when they have one.
+//  2. In the object's template document, each key of the path is looked for
+//     as a literal line nested under the previous one (by indentation),
+//     on a line whose branches are taken with the merged values (or cannot
+//     be told): a key in an `if` branch that did not render is never used.
+//     A list item the template does not write literally is looked for in a
+//     `range` over a values list that holds an item with that name; a
+//     key the document does not write is looked for in the body of a named
+//     template it includes with its whole context (`include "x.pod" .`).
+//  3. The deepest key found is traced to the values: the .Values references
+//     of the actions that write its value (on its line, or on the action
+//     lines below it: toYaml, tpl, include "common.tplvalues.render" ...)
+//     are candidates; a candidate is kept when its merged value, below it
+//     the rest of the path, equals what was rendered. Exactly one kept
+//     candidate is proven: the location is the line of the values file,
+//     highest precedence first (the user values files, a parent's
+//     values.yaml, the chart's values.yaml), that sets it with that value.
+//     A literal key whose innermost enclosing `if` opens inside the
+//     previous key, with a condition on one values key that holds, is
+//     proven at that key (`{{- if .Values.x.enabled }} - name: root ...`).
+//  4. Otherwise the location is the template line of the deepest key
+//     found, marked Approximate; if no key is found, the object's first
+//     line, Approximate. A value given by --set has no file: the template
+//     line, Approximate.
 type helmLocator struct {
-	path    string // the template file, relative to root
-	archive bool   // template inside a .tgz: no template line to give
-	lines   []string
+	doc     *tmplDoc
 	seg     segment
+	obj     map[string]any // the rendered object
 	chain   []valuesScope
 	prefix  []string // c's values key prefix from the top, for --set
 	values  map[string][]*yaml.Node
 	setVals map[string]any
+	merged  map[string]any // the chart's coalesced .Values
+	defines map[string]tmplDefine
 }
 
-var (
-	valuesRefRe  = regexp.MustCompile(`\$?\.Values((?:\.[A-Za-z0-9_]+)+)`)
-	withValuesRe = regexp.MustCompile(`\{\{-?\s*with\s+\$?\.Values((?:\.[A-Za-z0-9_]+)+)`)
-	dotRefRe     = regexp.MustCompile(`\{\{-?\s*(?:(?:toYaml|toJson|toPrettyJson|quote)\s+)?\.([A-Za-z0-9_][A-Za-z0-9_.]*)?\s*(?:\||-?\}\})`)
-	blockOpenRe  = regexp.MustCompile(`\{\{-?\s*(?:if|with|range|define|block)\b`)
-	blockEndRe   = regexp.MustCompile(`\{\{-?\s*end\b`)
-)
+// tmplDoc is a template file parsed for location.
+type tmplDoc struct {
+	path    string // relative to root
+	archive bool   // inside a .tgz: no line can be given
+	lines   []string
+	off     []int     // byte offset where each line starts
+	text    []*branch // per line, the branch its first literal character is in
+	hasText []bool    // the line has literal text besides white space
+	acts    map[int][]*tmplAction
+	ranges  []*branch
+}
 
-// Locate implements manifest.Locator.
-func (l *helmLocator) Locate(p manifest.FieldPath) (manifest.Location, bool) {
-	idx, line := l.findKey(p)
-	if idx < 0 {
-		return manifest.Location{}, false
+// branch is one arm of an if, with or range block; nil is the top of a
+// template or of a define.
+type branch struct {
+	parent *branch
+	kind   string // "if", "with", "range"
+	els    bool   // the else arm
+	line   int    // 0-based line of the block's opening action
+	cond   *tmplExpr
+	over   []string // range: the path ranged over
+	dot    []string // the path of dot inside, nil when unknown
+}
+
+// tmplAction is an action that writes output.
+type tmplAction struct {
+	br      *branch
+	line    int
+	refs    [][]string // the .Values paths it reads ("Values", ...)
+	include string     // a template it includes with the whole context
+}
+
+// tmplDefine is the body of a named template.
+type tmplDefine struct {
+	doc        *tmplDoc
+	start, end int // 0-based lines [start, end)
+}
+
+// tmplExpr is a condition resolved at parse time, evaluated against the
+// merged values at query time.
+type tmplExpr struct {
+	op   string // ref, lit, not, and, or, eq, ne, empty, kindIs, unknown
+	path []string
+	lit  any
+	args []*tmplExpr
+}
+
+// parseTemplateDoc parses a template for location. Defines found in it are
+// added to defines (the first definition of a name wins).
+func parseTemplateDoc(srcPath string, archive bool, data []byte, defines map[string]tmplDefine) *tmplDoc {
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	d := &tmplDoc{path: srcPath, archive: archive, lines: strings.Split(text, "\n"), acts: map[int][]*tmplAction{}}
+	d.text = make([]*branch, len(d.lines))
+	d.hasText = make([]bool, len(d.lines))
+	pos := 0
+	for _, l := range d.lines {
+		d.off = append(d.off, pos)
+		pos += len(l) + 1
 	}
-	if ref := l.valuesRef(line); ref != nil {
-		// The rest of the path below the key is kept, list selectors
-		// included: LocateNode understands them in values files too.
-		if loc, ok := l.lookupValues(ref, p[idx+1:]); ok {
-			return loc, true
+	t := parse.New(srcPath)
+	t.Mode = parse.SkipFuncCheck
+	trees := map[string]*parse.Tree{}
+	if _, err := t.Parse(text, "", "", trees); err != nil {
+		// Rendered, so parseable; if not, every non-action line is literal
+		// and nothing is traced.
+		for i, l := range d.lines {
+			s := strings.TrimSpace(l)
+			d.hasText[i] = s != "" && !strings.HasPrefix(s, "{{")
 		}
+		return d
 	}
-	if l.archive {
-		return manifest.Location{}, false
+	root := &branch{kind: "top", line: -1, dot: []string{}}
+	names := make([]string, 0, len(trees))
+	for n := range trees {
+		names = append(names, n)
 	}
-	return manifest.Location{Path: l.path, Line: line + 1}, true
-}
-
-// findKey returns the index in p of the deepest key found in the template
-// document and its 0-based line, or -1.
-func (l *helmLocator) findKey(p manifest.FieldPath) (int, int) {
-	cursor := l.seg.start
-	best, bestLine := -1, -1
-	for i, seg := range p {
-		if strings.HasPrefix(seg, "[") {
-			sel := strings.TrimSuffix(strings.TrimPrefix(seg, "["), "]")
-			if k, v, ok := strings.Cut(sel, "="); ok {
-				re := regexp.MustCompile(`^\s*(?:-\s+)?["']?` + regexp.QuoteMeta(k) + `["']?\s*:\s*["']?` + regexp.QuoteMeta(v) + `["']?\s*$`)
-				if j := l.find(re, cursor); j >= 0 {
-					cursor = j + 1
-				}
-			}
+	sort.Strings(names)
+	for _, n := range names {
+		tr := trees[n]
+		if tr == nil || tr.Root == nil {
 			continue
 		}
-		re := regexp.MustCompile(`^\s*(?:-\s+)?["']?` + regexp.QuoteMeta(seg) + `["']?\s*:(?:\s|$)`)
-		if j := l.find(re, cursor); j >= 0 {
-			best, bestLine, cursor = i, j, j+1
+		top := root
+		if n != srcPath {
+			top = &branch{kind: "top", line: -1, dot: []string{}}
 		}
-	}
-	return best, bestLine
-}
-
-func (l *helmLocator) find(re *regexp.Regexp, from int) int {
-	for j := from; j < l.seg.end && j < len(l.lines); j++ {
-		if re.MatchString(l.lines[j]) {
-			return j
-		}
-	}
-	return -1
-}
-
-// valuesRef returns the values path a template key line takes its value
-// from, or nil.
-func (l *helmLocator) valuesRef(line int) []string {
-	text := l.lines[line]
-	_, value, _ := strings.Cut(text, ":")
-	value = strings.TrimSpace(value)
-	if value != "" && !strings.Contains(value, "{{") {
-		return nil // a literal in the template
-	}
-	candidates := []int{line}
-	if value == "" || isActionOnly(value) {
-		// "key:" followed by `{{- toYaml ... | nindent N }}` lines.
-		for j := line + 1; j < l.seg.end && j < len(l.lines) && len(candidates) < 4; j++ {
-			if !isActionOnly(strings.TrimSpace(l.lines[j])) {
-				break
+		d.walk(tr.Root, top, map[string][]string{})
+		if n != srcPath && len(tr.Root.Nodes) > 0 {
+			if _, seen := defines[n]; !seen {
+				first := tr.Root.Nodes[0].Position()
+				last := tr.Root.Nodes[len(tr.Root.Nodes)-1]
+				end := int(last.Position())
+				if tn, ok := last.(*parse.TextNode); ok {
+					end += len(tn.Text)
+				}
+				defines[n] = tmplDefine{doc: d, start: d.lineOf(int(first)), end: d.lineOf(end) + 1}
 			}
-			candidates = append(candidates, j)
 		}
 	}
-	for _, j := range candidates {
-		t := l.lines[j]
-		if j == line {
-			t = value
-		}
-		if m := valuesRefRe.FindStringSubmatch(t); m != nil {
-			return strings.Split(strings.TrimPrefix(m[1], "."), ".")
-		}
-		if m := dotRefRe.FindStringSubmatch(t); m != nil {
-			if first, _, _ := strings.Cut(m[1], "."); isBuiltinObject(first) {
+	return d
+}
+
+func (d *tmplDoc) lineOf(pos int) int {
+	return max(sort.SearchInts(d.off, pos+1)-1, 0)
+}
+
+func (d *tmplDoc) walk(l *parse.ListNode, br *branch, vars map[string][]string) {
+	if l == nil {
+		return
+	}
+	for _, n := range l.Nodes {
+		switch x := n.(type) {
+		case *parse.TextNode:
+			d.markText(int(x.Pos), string(x.Text), br)
+		case *parse.ActionNode:
+			if x.Pipe == nil {
 				continue
 			}
-			if with := l.enclosingWith(j); with != nil {
-				if m[1] != "" {
-					with = append(with, strings.Split(m[1], ".")...)
+			if len(x.Pipe.Decl) > 0 {
+				p := resolveArg(singleArg(x.Pipe), br, vars)
+				for _, v := range x.Pipe.Decl {
+					vars[v.Ident[0]] = p
 				}
-				return with
+				continue
 			}
+			line := d.lineOf(int(x.Pos))
+			d.acts[line] = append(d.acts[line], &tmplAction{br: br, line: line, refs: pipeRefs(x.Pipe, br, vars), include: includeOf(x.Pipe, br, vars)})
+		case *parse.TemplateNode:
+			line := d.lineOf(int(x.Pos))
+			a := &tmplAction{br: br, line: line}
+			if x.Pipe != nil {
+				a.refs = pipeRefs(x.Pipe, br, vars)
+				if p := resolveArg(singleArg(x.Pipe), br, vars); p != nil && len(p) == 0 {
+					a.include = x.Name
+				}
+			}
+			d.acts[line] = append(d.acts[line], a)
+		case *parse.IfNode:
+			d.block("if", &x.BranchNode, br, vars)
+		case *parse.WithNode:
+			d.block("with", &x.BranchNode, br, vars)
+		case *parse.RangeNode:
+			d.block("range", &x.BranchNode, br, vars)
 		}
+	}
+}
+
+func (d *tmplDoc) block(kind string, b *parse.BranchNode, parent *branch, vars map[string][]string) {
+	line := d.lineOf(int(b.Pos))
+	cond := compileExpr(b.Pipe, parent, vars)
+	in := &branch{parent: parent, kind: kind, line: line, cond: cond, dot: parent.dot}
+	arg := resolveArg(singleArg(b.Pipe), parent, vars)
+	switch kind {
+	case "with":
+		in.dot = arg
+	case "range":
+		in.over = arg
+		in.dot = nil
+		if arg != nil {
+			in.dot = append(slices.Clone(arg), "[*]")
+		}
+		d.ranges = append(d.ranges, in)
+	}
+	if b.Pipe != nil {
+		for _, v := range b.Pipe.Decl {
+			vars[v.Ident[0]] = in.dot
+		}
+	}
+	d.walk(b.List, in, vars)
+	if b.ElseList != nil {
+		out := &branch{parent: parent, kind: kind, els: true, line: line, cond: cond, dot: parent.dot, over: in.over}
+		d.walk(b.ElseList, out, vars)
+	}
+}
+
+// markText records, for each line a text node writes a non-space
+// character on, the branch of its first such character.
+func (d *tmplDoc) markText(pos int, text string, br *branch) {
+	line := d.lineOf(pos)
+	for i, part := range strings.Split(text, "\n") {
+		if strings.TrimSpace(part) != "" && line+i < len(d.lines) && !d.hasText[line+i] {
+			d.hasText[line+i] = true
+			d.text[line+i] = br
+		}
+	}
+}
+
+func singleArg(p *parse.PipeNode) parse.Node {
+	if p == nil || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return nil
+	}
+	return p.Cmds[0].Args[0]
+}
+
+// resolveArg returns the path (from the top: "Values", ...) a node reads,
+// [] for the top itself, nil when unknown. Inside a range, "[*]" stands
+// for the item.
+func resolveArg(n parse.Node, br *branch, vars map[string][]string) []string {
+	switch x := n.(type) {
+	case *parse.FieldNode:
+		if br.dot == nil {
+			return nil
+		}
+		return append(slices.Clone(br.dot), x.Ident...)
+	case *parse.VariableNode:
+		var base []string
+		if x.Ident[0] == "$" {
+			base = []string{}
+		} else if base = vars[x.Ident[0]]; base == nil {
+			return nil
+		}
+		return append(slices.Clone(base), x.Ident[1:]...)
+	case *parse.DotNode:
+		return br.dot
+	case *parse.ChainNode:
+		if base := resolveArg(x.Node, br, vars); base != nil {
+			return append(slices.Clone(base), x.Field...)
+		}
+	case *parse.PipeNode:
+		return resolveArg(singleArg(x), br, vars)
 	}
 	return nil
 }
 
-func isActionOnly(s string) bool {
-	return strings.HasPrefix(s, "{{") && strings.HasSuffix(s, "}}")
+// pipeRefs lists the .Values paths a pipeline reads anywhere.
+func pipeRefs(p *parse.PipeNode, br *branch, vars map[string][]string) [][]string {
+	var out [][]string
+	var visit func(n parse.Node)
+	visit = func(n parse.Node) {
+		switch x := n.(type) {
+		case *parse.PipeNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Cmds {
+				for _, a := range c.Args {
+					visit(a)
+				}
+			}
+			return
+		case *parse.ChainNode:
+			if _, ok := x.Node.(*parse.PipeNode); ok {
+				if path := resolveArg(x, br, vars); isValuesPath(path) {
+					out = append(out, path)
+					return
+				}
+				visit(x.Node)
+				return
+			}
+		}
+		if path := resolveArg(n, br, vars); isValuesPath(path) {
+			for _, o := range out {
+				if slices.Equal(o, path) {
+					return
+				}
+			}
+			out = append(out, path)
+		}
+	}
+	visit(p)
+	return out
 }
 
-func isBuiltinObject(s string) bool {
-	switch s {
-	case "Values", "Release", "Chart", "Capabilities", "Template", "Files", "Subcharts":
-		return true
+func isValuesPath(p []string) bool { return len(p) >= 2 && p[0] == "Values" }
+
+// includeOf names the template an action includes with the whole context
+// (`include "x" .`, `include "x" $`, or a pipeline built from the context
+// and no single values key), "" otherwise.
+func includeOf(p *parse.PipeNode, br *branch, vars map[string][]string) string {
+	if p == nil || len(p.Cmds) == 0 {
+		return ""
+	}
+	args := p.Cmds[0].Args
+	if len(args) != 3 {
+		return ""
+	}
+	if id, ok := args[0].(*parse.IdentifierNode); !ok || id.Ident != "include" {
+		return ""
+	}
+	name, ok := args[1].(*parse.StringNode)
+	if !ok {
+		return ""
+	}
+	if path := resolveArg(args[2], br, vars); path != nil && len(path) == 0 {
+		return name.Text
+	}
+	if sub, ok := args[2].(*parse.PipeNode); ok && len(pipeRefs(sub, br, vars)) == 0 && strings.Contains(sub.String(), ".") {
+		whole := false
+		var visit func(n parse.Node)
+		visit = func(n parse.Node) {
+			switch x := n.(type) {
+			case *parse.PipeNode:
+				for _, c := range x.Cmds {
+					for _, a := range c.Args {
+						visit(a)
+					}
+				}
+			default:
+				if path := resolveArg(n, br, vars); path != nil && len(path) == 0 {
+					whole = true
+				}
+			}
+		}
+		visit(sub)
+		if whole {
+			return name.Text
+		}
+	}
+	return ""
+}
+
+// compileExpr resolves a condition's references.
+func compileExpr(p *parse.PipeNode, br *branch, vars map[string][]string) *tmplExpr {
+	if p == nil || len(p.Cmds) != 1 {
+		return &tmplExpr{op: "unknown"}
+	}
+	args := p.Cmds[0].Args
+	if len(args) == 1 {
+		return compileArg(args[0], br, vars)
+	}
+	id, ok := args[0].(*parse.IdentifierNode)
+	if !ok {
+		return &tmplExpr{op: "unknown"}
+	}
+	e := &tmplExpr{op: id.Ident}
+	switch id.Ident {
+	case "not", "and", "or", "eq", "ne", "empty", "kindIs":
+	default:
+		return &tmplExpr{op: "unknown"}
+	}
+	for _, a := range args[1:] {
+		e.args = append(e.args, compileArg(a, br, vars))
+	}
+	return e
+}
+
+func compileArg(n parse.Node, br *branch, vars map[string][]string) *tmplExpr {
+	switch x := n.(type) {
+	case *parse.BoolNode:
+		return &tmplExpr{op: "lit", lit: x.True}
+	case *parse.StringNode:
+		return &tmplExpr{op: "lit", lit: x.Text}
+	case *parse.NumberNode:
+		return &tmplExpr{op: "lit", lit: x.Text}
+	case *parse.NilNode:
+		return &tmplExpr{op: "lit"}
+	case *parse.PipeNode:
+		if len(x.Cmds) == 1 && len(x.Cmds[0].Args) > 1 {
+			return compileExpr(x, br, vars)
+		}
+	}
+	if path := resolveArg(n, br, vars); isValuesPath(path) {
+		return &tmplExpr{op: "ref", path: path}
+	}
+	return &tmplExpr{op: "unknown"}
+}
+
+// tri is a three-valued truth: no, yes, maybe.
+type tri int8
+
+const (
+	triNo tri = iota
+	triYes
+	triMaybe
+)
+
+// binding is a range entered for one item: the path ranged over and the
+// path segment of the item.
+type binding struct {
+	over []string
+	item string
+}
+
+// subst replaces the item placeholder of a bound range.
+func (b *binding) subst(p []string) ([]string, bool) {
+	i := slices.Index(p, "[*]")
+	if i < 0 {
+		return p, true
+	}
+	if b == nil || !slices.Equal(p[:i], b.over) {
+		return nil, false
+	}
+	out := append(slices.Clone(p[:i]), b.item)
+	out = append(out, p[i+1:]...)
+	if slices.Contains(out, "[*]") {
+		return nil, false
+	}
+	return out, true
+}
+
+// value looks a top path up in the merged values.
+func (l *helmLocator) value(p []string, b *binding) (any, bool) {
+	p, ok := b.subst(p)
+	if !ok || !isValuesPath(p) {
+		return nil, false
+	}
+	var cur any = l.merged
+	for _, seg := range p[1:] {
+		next, found := childValue(cur, seg)
+		if !found {
+			return nil, true // missing: nil, as the engine sees it
+		}
+		cur = next
+	}
+	return cur, true
+}
+
+func (l *helmLocator) eval(e *tmplExpr, b *binding) (any, bool) {
+	switch e.op {
+	case "lit":
+		return e.lit, true
+	case "ref":
+		return l.value(e.path, b)
+	case "not", "empty":
+		if len(e.args) != 1 {
+			return nil, false
+		}
+		v, ok := l.eval(e.args[0], b)
+		return !truthy(v), ok
+	case "and", "or":
+		unknown := false
+		for _, a := range e.args {
+			v, ok := l.eval(a, b)
+			switch {
+			case !ok:
+				unknown = true
+			case e.op == "and" && !truthy(v):
+				return false, true
+			case e.op == "or" && truthy(v):
+				return true, true
+			}
+		}
+		return e.op == "and", !unknown
+	case "eq", "ne":
+		if len(e.args) != 2 {
+			return nil, false
+		}
+		a, ok1 := l.eval(e.args[0], b)
+		c, ok2 := l.eval(e.args[1], b)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		eq := scalarString(a) == scalarString(c)
+		return eq == (e.op == "eq"), true
+	case "kindIs":
+		if len(e.args) != 2 {
+			return nil, false
+		}
+		k, ok1 := l.eval(e.args[0], b)
+		v, ok2 := l.eval(e.args[1], b)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		return kindOf(v) == k, true
+	}
+	return nil, false
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "invalid"
+	case bool:
+		return "bool"
+	case string:
+		return "string"
+	case map[string]any, common.Values:
+		return "map"
+	case []any:
+		return "slice"
+	case int, int64:
+		return "int64"
+	case float64:
+		return "float64"
+	}
+	return ""
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return x
+	case string:
+		return x != ""
+	case int:
+		return x != 0
+	case int64:
+		return x != 0
+	case float64:
+		return x != 0
+	case map[string]any:
+		return len(x) > 0
+	case common.Values:
+		return len(x) > 0
+	case []any:
+		return len(x) > 0
+	}
+	return true
+}
+
+// live tells whether a branch rendered.
+func (l *helmLocator) live(br *branch, b *binding) tri {
+	out := triYes
+	for ; br != nil && br.kind != "top"; br = br.parent {
+		var t tri
+		switch {
+		case br.kind == "range" && !br.els && b != nil && slices.Equal(br.over, b.over):
+			t = triYes
+		default:
+			v, ok := l.eval(br.cond, b)
+			switch {
+			case !ok:
+				t = triMaybe
+			case truthy(v) != br.els:
+				t = triYes
+				if br.kind == "range" && !br.els {
+					t = triMaybe // some item, not necessarily the one at hand
+				}
+			default:
+				t = triNo
+			}
+		}
+		if t == triNo {
+			return triNo
+		}
+		if t == triMaybe {
+			out = triMaybe
+		}
+	}
+	return out
+}
+
+// lineRe reads a literal YAML line: indentation, an optional "- ", a key.
+var lineRe = regexp.MustCompile(`^( *)(- +)?(?:["']?([^\s"':{}\[\]#]+)["']?\s*:(?:\s+(.*)|$))?`)
+
+type tline struct {
+	indent int    // leading spaces
+	dash   bool   // a list item starts here
+	col    int    // column of the key (after "- ")
+	key    string // "" when the line holds no key
+	value  string // text after "key:", trimmed
+}
+
+func (d *tmplDoc) line(j int) tline {
+	m := lineRe.FindStringSubmatch(d.lines[j])
+	t := tline{indent: len(m[1]), dash: m[2] != "", key: m[3], value: strings.TrimSpace(m[4])}
+	t.col = t.indent + len(m[2])
+	return t
+}
+
+// node is a key or list item found in a template.
+type node struct {
+	doc        *tmplDoc
+	line       int  // 0-based; -1 for the top of a frame
+	item       bool // a list item (its dash line)
+	start, end int  // the frame: a document or a define body
+	viaRange   *branch
+	bind       *binding
+}
+
+// extent returns the lines below n that belong to it, and the column of
+// its children's keys (or list dashes).
+func (n node) extent() (from, to, childCol int, items bool) {
+	d := n.doc
+	if n.line < 0 {
+		from, to = n.start, n.end
+		for j := from; j < to; j++ {
+			if d.hasText[j] {
+				t := d.line(j)
+				return from, to, t.indent, t.dash
+			}
+		}
+		return from, to, 0, false
+	}
+	t := d.line(n.line)
+	base := t.col
+	if n.item {
+		base = t.indent
+	}
+	from, to = n.line+1, n.end
+	for j := from; j < n.end; j++ {
+		if !d.hasText[j] {
+			continue
+		}
+		u := d.line(j)
+		if u.indent < base || (u.indent == base && (n.item || !u.dash)) {
+			to = j
+			break
+		}
+	}
+	if n.item {
+		return n.line, to, t.col, false
+	}
+	for j := from; j < to; j++ {
+		if d.hasText[j] {
+			u := d.line(j)
+			return from, to, u.indent, u.dash
+		}
+	}
+	return from, to, base + 2, false
+}
+
+// Locate implements manifest.Locator.
+func (l *helmLocator) Locate(p manifest.FieldPath) (manifest.Location, bool) {
+	p = namedPath(l.obj, p)
+	if len(p) == 0 {
+		return manifest.Location{}, false
+	}
+	nodes := l.find(p)
+	if len(nodes) == 0 {
+		if l.doc.archive {
+			return manifest.Location{}, false
+		}
+		return manifest.Location{Path: l.doc.path, Line: objectLineOf(l.doc.lines, l.seg), Approximate: true}, true
+	}
+	k := len(nodes) - 1
+	n := nodes[k]
+	rendered, _ := valueAtPath(l.obj, p[:k+1])
+	if loc, ok := l.trace(n, p[k+1:], rendered); ok {
+		return loc, true
+	}
+	if loc, ok := l.guard(nodes); ok {
+		return loc, true
+	}
+	if n.doc.archive {
+		return manifest.Location{}, false
+	}
+	return manifest.Location{Path: n.doc.path, Line: n.line + 1, Approximate: true}, true
+}
+
+func objectLineOf(lines []string, s segment) int {
+	return (&templateLines{lines: lines}).objectLine(s)
+}
+
+// find returns the template node of each leading segment of p it can
+// place.
+func (l *helmLocator) find(p manifest.FieldPath) []node {
+	parent := node{doc: l.doc, line: -1, start: l.seg.start, end: min(l.seg.end, len(l.doc.lines))}
+	var out []node
+	for _, seg := range p {
+		next, ok := l.place(parent, seg, 0)
+		if !ok {
+			break
+		}
+		out = append(out, next)
+		parent = next
+	}
+	return out
+}
+
+// place finds one segment below parent: written literally, by a range over
+// values, by the one templated item, or in a template included there.
+func (l *helmLocator) place(parent node, seg string, depth int) (node, bool) {
+	if n, ok := l.child(parent, seg); ok {
+		return n, true
+	}
+	if strings.HasPrefix(seg, "[") {
+		if n, ok := l.rangeItem(parent, seg); ok {
+			return n, true
+		}
+		if l.valuesHoldItem(parent, seg) {
+			return node{}, false // trace finds it in the values
+		}
+		if n, ok := l.templatedItem(parent, seg); ok {
+			return n, true
+		}
+	}
+	if depth >= 4 {
+		return node{}, false
+	}
+	for _, frame := range l.includes(parent) {
+		if n, ok := l.place(frame, seg, depth+1); ok {
+			return n, true
+		}
+	}
+	return node{}, false
+}
+
+// child finds a key, or a list item written literally, below parent.
+func (l *helmLocator) child(parent node, seg string) (node, bool) {
+	d := parent.doc
+	from, to, col, items := parent.extent()
+	best, bestLive := -1, triNo
+	consider := func(j int) {
+		if lv := l.live(d.text[j], parent.bind); lv != triNo && (best < 0 || (lv == triYes && bestLive != triYes)) {
+			best, bestLive = j, lv
+		}
+	}
+	if sel, ok := strings.CutPrefix(seg, "["); ok {
+		k, v, named := strings.Cut(strings.TrimSuffix(sel, "]"), "=")
+		if !named || !items {
+			return node{}, false
+		}
+		// One pass: the item a line is in is the last dash line at col.
+		item := -1
+		for j := from; j < to; j++ {
+			if !d.hasText[j] {
+				continue
+			}
+			t := d.line(j)
+			switch {
+			case t.dash && t.indent == col:
+				item = j
+			case t.indent <= col:
+				item = -1
+			}
+			if item >= 0 && t.col == col+2 && t.key == k && unquote(t.value) == v && (j == item || !t.dash) {
+				consider(item)
+			}
+		}
+		if best < 0 {
+			return node{}, false
+		}
+		return node{doc: d, line: best, item: true, start: parent.start, end: parent.end, bind: parent.bind}, true
+	}
+	for j := from; j < to; j++ {
+		if !d.hasText[j] {
+			continue
+		}
+		t := d.line(j)
+		if t.key != seg || t.col != col || (t.dash && !(parent.item && j == parent.line)) {
+			continue
+		}
+		if items && !parent.item {
+			continue
+		}
+		consider(j)
+	}
+	if best < 0 {
+		return node{}, false
+	}
+	return node{doc: d, line: best, start: parent.start, end: parent.end, bind: parent.bind}, true
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// rangeItem finds a list item written by a range over a values list (or
+// map) that holds an item with the selected name: the item's dash line in
+// the range body, with the range bound to that item.
+func (l *helmLocator) rangeItem(parent node, seg string) (node, bool) {
+	d := parent.doc
+	from, to, col, _ := parent.extent()
+	sel := strings.TrimSuffix(strings.TrimPrefix(seg, "["), "]")
+	k, v, named := strings.Cut(sel, "=")
+	if !named {
+		return node{}, false
+	}
+	var found []node
+	for _, r := range d.ranges {
+		if r.line < from || r.line >= to || !isValuesPath(r.over) {
+			continue
+		}
+		over, ok := parent.bind.subst(r.over)
+		if !ok || l.live(r.parent, parent.bind) == triNo {
+			continue
+		}
+		list, _ := l.value(over, nil)
+		item := ""
+		switch x := list.(type) {
+		case []any:
+			for _, it := range x {
+				if m := asMap(it); m != nil && scalarString(m[k]) == v {
+					item = seg
+					break
+				}
+			}
+		default:
+			if m := asMap(list); m != nil && k == "name" {
+				if _, ok := m[v]; ok {
+					item = v
+				}
+			}
+		}
+		if item == "" {
+			continue
+		}
+		b := &binding{over: over, item: item}
+		for j := r.line + 1; j < to; j++ {
+			if !d.hasText[j] || !inBranch(d.text[j], r) {
+				continue
+			}
+			t := d.line(j)
+			if t.dash && t.indent == col {
+				found = append(found, node{doc: d, line: j, item: true, start: parent.start, end: parent.end, viaRange: r, bind: b})
+			}
+			break
+		}
+	}
+	if len(found) != 1 {
+		return node{}, false
+	}
+	return found[0], true
+}
+
+func inBranch(br, r *branch) bool {
+	for ; br != nil; br = br.parent {
+		if br == r {
+			return true
+		}
 	}
 	return false
 }
 
-// enclosingWith finds the innermost open `{{ with .Values.x }}` above line.
-func (l *helmLocator) enclosingWith(line int) []string {
-	depth := 0
-	for j := line - 1; j >= 0; j-- {
-		t := l.lines[j]
-		depth += len(blockEndRe.FindAllString(t, -1))
-		opens := len(blockOpenRe.FindAllString(t, -1))
-		if m := withValuesRe.FindStringSubmatch(t); m != nil && depth == 0 {
-			return strings.Split(strings.TrimPrefix(m[1], "."), ".")
+// includes lists the bodies of the templates included with the whole
+// context on the action lines below parent (or on its own line).
+func (l *helmLocator) includes(parent node) []node {
+	d := parent.doc
+	from, to, _, _ := parent.extent()
+	if parent.line >= 0 && !parent.item {
+		from = parent.line
+	}
+	var out []node
+	for j := from; j < to; j++ {
+		if j != parent.line && d.hasText[j] {
+			continue
 		}
-		depth = max(depth-opens, 0)
+		for _, a := range d.acts[j] {
+			if a.include == "" || l.live(a.br, parent.bind) == triNo {
+				continue
+			}
+			if def, ok := l.defines[a.include]; ok {
+				out = append(out, node{doc: def.doc, line: -1, start: def.start, end: min(def.end, len(def.doc.lines))})
+			}
+		}
+	}
+	return out
+}
+
+// templatedItem is the list item whose selecting key the template writes
+// from an action (`- name: {{ include "x.name" . }}`) when it is the only
+// such item that rendered and none is written literally or by a range.
+func (l *helmLocator) templatedItem(parent node, seg string) (node, bool) {
+	d := parent.doc
+	from, to, col, items := parent.extent()
+	k, _, named := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(seg, "["), "]"), "=")
+	if !named || !items {
+		return node{}, false
+	}
+	found := -1
+	for j := from; j < to; j++ {
+		if !d.hasText[j] {
+			continue
+		}
+		t := d.line(j)
+		if !t.dash || t.indent != col || t.key != k || !strings.Contains(t.value, "{{") {
+			continue
+		}
+		if l.live(d.text[j], parent.bind) != triYes || inAnyRange(d.text[j]) {
+			continue
+		}
+		if found >= 0 {
+			return node{}, false
+		}
+		found = j
+	}
+	if found < 0 {
+		return node{}, false
+	}
+	return node{doc: d, line: found, item: true, start: parent.start, end: parent.end, bind: parent.bind}, true
+}
+
+func inAnyRange(br *branch) bool {
+	for ; br != nil; br = br.parent {
+		if br.kind == "range" {
+			return true
+		}
+	}
+	return false
+}
+
+// trace follows the values references of the actions that write n's value.
+func (l *helmLocator) trace(n node, rest manifest.FieldPath, rendered any) (manifest.Location, bool) {
+	if n.viaRange != nil && len(rest) == 0 {
+		// A list item a range wrote from one item of a values list.
+		return l.valuesLocation(n.bind.over, manifest.FieldPath{n.bind.item}, nil, false)
+	}
+	d := n.doc
+	t := d.line(n.line)
+	var acts []*tmplAction
+	if n.line >= 0 {
+		acts = append(acts, d.acts[n.line]...)
+	}
+	literalValue := t.value != "" && !strings.Contains(t.value, "{{")
+	if !literalValue || n.item {
+		acts = append(acts, levelActions(n)...)
+	}
+	restVal, _ := valueAtPath(rendered, rest)
+	var hits []manifest.Location
+	seen := map[string]bool{}
+	for _, a := range acts {
+		if l.live(a.br, n.bind) == triNo {
+			continue
+		}
+		for _, ref := range a.refs {
+			ref, ok := n.bind.subst(ref)
+			if !ok || seen[strings.Join(ref, "\x00")] {
+				continue
+			}
+			seen[strings.Join(ref, "\x00")] = true
+			mv, _ := l.value(ref, nil)
+			vpath, ok := valuesRest(mv, rest, restVal)
+			if !ok {
+				continue
+			}
+			mrest, _ := valueAtPath(mv, vpath)
+			if !matchValue(mrest, restVal) {
+				continue
+			}
+			loc, ok := l.valuesLocation(ref, vpath, restVal, true)
+			if !ok {
+				return manifest.Location{}, false // --set, or no file: the template line
+			}
+			hits = append(hits, loc)
+		}
+	}
+	if len(hits) == 1 {
+		return hits[0], true
+	}
+	return manifest.Location{}, false
+}
+
+func leadingSpaces(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
+
+// levelActions lists the actions on the action lines at the level of n's
+// children, not inside a child written literally.
+func levelActions(n node) []*tmplAction {
+	d := n.doc
+	from, to, col, _ := n.extent()
+	var acts []*tmplAction
+	inside := false
+	for j := from; j < to; j++ {
+		if j == n.line {
+			continue
+		}
+		if d.hasText[j] {
+			inside = true
+			continue
+		}
+		if len(d.acts[j]) == 0 {
+			continue
+		}
+		if leadingSpaces(d.lines[j]) <= col {
+			inside = false
+		}
+		if !inside {
+			acts = append(acts, d.acts[j]...)
+		}
+	}
+	return acts
+}
+
+// valuesHoldItem reports whether an action below parent writes a values
+// list holding the selected item.
+func (l *helmLocator) valuesHoldItem(parent node, seg string) bool {
+	for _, a := range levelActions(parent) {
+		if l.live(a.br, parent.bind) == triNo {
+			continue
+		}
+		for _, ref := range a.refs {
+			if ref, ok := parent.bind.subst(ref); ok {
+				if v, _ := l.value(ref, nil); v != nil {
+					if _, ok := childValue(v, seg); ok {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// guard attributes a literal to the values key of the `if` that decides
+// it: the innermost branch of the deepest node, opened inside the node
+// before it, with a condition on one values key that holds.
+func (l *helmLocator) guard(nodes []node) (manifest.Location, bool) {
+	n := nodes[len(nodes)-1]
+	if n.line < 0 || !n.doc.hasText[n.line] {
+		return manifest.Location{}, false
+	}
+	t := n.doc.line(n.line)
+	if strings.Contains(t.value, "{{") || len(n.doc.acts[n.line]) > 0 {
+		return manifest.Location{}, false
+	}
+	g := n.doc.text[n.line]
+	if g == nil || g.kind != "if" || g.els {
+		return manifest.Location{}, false
+	}
+	prev := -1
+	for _, m := range nodes {
+		if m.doc == n.doc && m.line >= 0 && m.line < g.line {
+			prev = m.line
+		}
+	}
+	if prev < 0 {
+		return manifest.Location{}, false
+	}
+	key := singleKey(g.cond)
+	if key == nil || l.live(g, n.bind) != triYes {
+		return manifest.Location{}, false
+	}
+	// The field must be literal all through: a value below it read from
+	// the values is not decided by the guard.
+	if n.line >= 0 {
+		from, to, _, _ := n.extent()
+		for j := from; j < to; j++ {
+			for _, a := range n.doc.acts[j] {
+				if len(a.refs) > 0 && l.live(a.br, n.bind) != triNo {
+					return manifest.Location{}, false
+				}
+			}
+		}
+	}
+	key, ok := n.bind.subst(key)
+	if !ok {
+		return manifest.Location{}, false
+	}
+	return l.valuesLocation(key, nil, nil, false)
+}
+
+// singleKey is the one values key a condition reads, nil when it reads
+// none or several.
+func singleKey(e *tmplExpr) []string {
+	switch e.op {
+	case "ref":
+		return e.path
+	case "not":
+		if len(e.args) == 1 {
+			return singleKey(e.args[0])
+		}
+	case "eq", "ne":
+		if len(e.args) == 2 {
+			a, b := e.args[0], e.args[1]
+			if a.op == "ref" && b.op == "lit" {
+				return a.path
+			}
+			if b.op == "ref" && a.op == "lit" {
+				return b.path
+			}
+		}
 	}
 	return nil
 }
 
-// lookupValues finds ref+rest in the values files of the chain.
-func (l *helmLocator) lookupValues(ref []string, rest manifest.FieldPath) (manifest.Location, bool) {
-	global := len(ref) > 0 && ref[0] == "global"
-	var best manifest.Location
-	bestDepth := -1
-	for _, s := range l.chain {
-		prefix := s.prefix
-		if global {
-			prefix = nil
-		}
-		full := make(manifest.FieldPath, 0, len(prefix)+len(ref)+len(rest))
-		full = append(append(append(full, prefix...), ref...), rest...)
-		for _, doc := range l.values[s.path] {
-			line, matched := manifest.LocateNode(doc, full)
-			depth := matched - len(prefix)
-			if line > 0 && depth >= len(ref) && depth >= bestDepth {
-				best, bestDepth = manifest.Location{Path: s.path, Line: line}, depth
+// valuesRest maps the rest of a field path into a values value: list items
+// selected by index are found by content (a values list written with
+// toYaml keeps its items, not their positions among literal ones).
+func valuesRest(mv any, rest manifest.FieldPath, renderedRest any) (manifest.FieldPath, bool) {
+	out := make(manifest.FieldPath, 0, len(rest))
+	cur := mv
+	for i, seg := range rest {
+		if list, ok := cur.([]any); ok && strings.HasPrefix(seg, "[") && !strings.Contains(seg, "=") {
+			if i != len(rest)-1 {
+				return nil, false
 			}
+			at := -1
+			for j, it := range list {
+				if matchValue(it, renderedRest) && matchValue(renderedRest, it) {
+					if at >= 0 {
+						return nil, false
+					}
+					at = j
+				}
+			}
+			if at < 0 {
+				return nil, false
+			}
+			return append(out, "["+strconv.Itoa(at)+"]"), true
 		}
+		next, ok := childValue(cur, seg)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, seg)
+		cur = next
 	}
-	if bestDepth < 0 {
-		return manifest.Location{}, false
-	}
-	// --set beats every file: then no file sets the value.
+	return out, true
+}
+
+// valuesLocation finds the values file line that sets ref+rest (ref from
+// the top: "Values", ...), highest precedence first; with check, the file
+// must hold the rendered value there.
+func (l *helmLocator) valuesLocation(ref []string, rest manifest.FieldPath, rendered any, check bool) (manifest.Location, bool) {
+	keys := ref[1:]
+	global := len(keys) > 0 && keys[0] == "global"
 	setPrefix := l.prefix
 	if global {
 		setPrefix = nil
 	}
-	if setsPath(l.setVals, append(slices.Clone(setPrefix), ref...)) {
+	if setsPath(l.setVals, append(slices.Clone(setPrefix), keys...)) {
 		return manifest.Location{}, false
 	}
-	return best, true
+	for i := len(l.chain) - 1; i >= 0; i-- {
+		s := l.chain[i]
+		prefix := s.prefix
+		if global {
+			prefix = nil
+		}
+		full := make(manifest.FieldPath, 0, len(prefix)+len(keys)+len(rest))
+		full = append(append(append(full, prefix...), keys...), rest...)
+		docs := l.values[s.path]
+		for di := len(docs) - 1; di >= 0; di-- {
+			line, matched := manifest.LocateNode(docs[di], full)
+			if matched != len(full) || line == 0 {
+				continue
+			}
+			if check {
+				var v any
+				if n := yamlNodeAt(docs[di], full); n == nil || n.Decode(&v) != nil || !matchValue(v, rendered) {
+					return manifest.Location{}, false
+				}
+			}
+			return manifest.Location{Path: s.path, Line: line}, true
+		}
+	}
+	return manifest.Location{}, false
+}
+
+// yamlNodeAt walks a YAML document like manifest.LocateNode and returns
+// the node reached, nil unless the whole path is.
+func yamlNodeAt(n *yaml.Node, path manifest.FieldPath) *yaml.Node {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, seg := range path {
+		for n != nil && n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n == nil {
+			return nil
+		}
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == seg {
+					next = n.Content[i+1]
+				}
+			}
+		case yaml.SequenceNode:
+			sel := strings.TrimSuffix(strings.TrimPrefix(seg, "["), "]")
+			if k, v, ok := strings.Cut(sel, "="); ok {
+				for _, it := range n.Content {
+					if mv := manifest.MapValue(it, k); mv != nil && mv.Value == v {
+						next = it
+						break
+					}
+				}
+			} else if i, err := strconv.Atoi(sel); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+// namedPath selects list items by name where the rendered item has one,
+// and cuts the path to the deepest part the object holds.
+func namedPath(obj map[string]any, p manifest.FieldPath) manifest.FieldPath {
+	out := make(manifest.FieldPath, 0, len(p))
+	var cur any = obj
+	for _, seg := range p {
+		next, ok := childValue(cur, seg)
+		if !ok {
+			break
+		}
+		if _, isList := cur.([]any); isList && !strings.Contains(seg, "=") {
+			if m := asMap(next); m != nil {
+				if name, ok := m["name"].(string); ok && name != "" {
+					seg = manifest.ItemByName(name)
+				}
+			}
+		}
+		out = append(out, seg)
+		cur = next
+	}
+	return out
+}
+
+func valueAtPath(v any, p manifest.FieldPath) (any, bool) {
+	for _, seg := range p {
+		next, ok := childValue(v, seg)
+		if !ok {
+			return nil, false
+		}
+		v = next
+	}
+	return v, true
+}
+
+func asMap(v any) map[string]any {
+	switch x := v.(type) {
+	case map[string]any:
+		return x
+	case common.Values:
+		return x
+	}
+	return nil
+}
+
+// childValue steps into a JSON-like value: a map key, or a list item by
+// "[key=value]" or "[index]".
+func childValue(v any, seg string) (any, bool) {
+	if m := asMap(v); m != nil {
+		c, ok := m[seg]
+		return c, ok
+	}
+	list, ok := v.([]any)
+	if !ok || !strings.HasPrefix(seg, "[") || !strings.HasSuffix(seg, "]") {
+		return nil, false
+	}
+	sel := seg[1 : len(seg)-1]
+	if k, want, ok := strings.Cut(sel, "="); ok {
+		for _, it := range list {
+			if m := asMap(it); m != nil {
+				if mv, ok := m[k]; ok && scalarString(mv) == want {
+					return it, true
+				}
+			}
+		}
+		return nil, false
+	}
+	if i, err := strconv.Atoi(sel); err == nil && i >= 0 && i < len(list) {
+		return list[i], true
+	}
+	return nil, false
+}
+
+// matchValue tells whether a values value rendered as got: scalars by
+// their text (a string holding "{{" is rendered by tpl: any text), maps
+// key by key for the keys both hold (the values may hold an "enabled"
+// switch the template omits; got may hold more keys from elsewhere),
+// lists item by item.
+func matchValue(want, got any) bool {
+	if wm := asMap(want); wm != nil {
+		gm := asMap(got)
+		if gm == nil {
+			return false
+		}
+		if len(wm) == 0 {
+			return len(gm) == 0
+		}
+		shared := 0
+		for k, wv := range wm {
+			gv, ok := gm[k]
+			if !ok {
+				if wv == nil || k == "enabled" {
+					continue
+				}
+				return false
+			}
+			if !matchValue(wv, gv) {
+				return false
+			}
+			shared++
+		}
+		return shared > 0 || len(gm) == 0
+	}
+	if wl, ok := want.([]any); ok {
+		gl, ok := got.([]any)
+		if !ok || len(wl) != len(gl) {
+			return false
+		}
+		for i := range wl {
+			if !matchValue(wl[i], gl[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if want == nil {
+		return got == nil
+	}
+	if asMap(got) != nil {
+		return false
+	}
+	if _, ok := got.([]any); ok {
+		return false
+	}
+	ws := scalarString(want)
+	if strings.Contains(ws, "{{") {
+		return true
+	}
+	return ws == scalarString(got)
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 // setsPath reports whether the --set map holds the key path.
@@ -1169,4 +2419,41 @@ func setsPath(m map[string]any, keys []string) bool {
 		}
 	}
 	return len(keys) > 0
+}
+
+// parseTemplates parses every template of the processed chart tree for the
+// locators, once.
+func (h *helmRun) parseTemplates() {
+	if h.docs != nil {
+		return
+	}
+	h.docs = map[*common.File]*tmplDoc{}
+	h.defines = map[string]tmplDefine{}
+	names := make([]string, 0, len(h.byName))
+	for n := range h.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := h.byName[n]
+		if _, done := h.docs[t.file]; done {
+			continue
+		}
+		src := h.sources[t.file]
+		h.docs[t.file] = parseTemplateDoc(src.path, src.archive, t.file.Data, h.defines)
+	}
+}
+
+// chartValues is the part of the merged values a chart's templates see as
+// .Values: below its prefix (a subchart's values are under its name).
+func chartValues(top common.Values, prefix []string) map[string]any {
+	var cur any = map[string]any(top)
+	for _, k := range prefix {
+		m := asMap(cur)
+		if m == nil {
+			return nil
+		}
+		cur = m[k]
+	}
+	return asMap(cur)
 }

@@ -25,15 +25,30 @@ type objInfo struct {
 type fieldSetter interface {
 	matches(o *objInfo) bool
 	// locate returns where the entry sets path, how many leading segments
-	// of path it reaches, and whether it sets path itself (or a field
-	// below it).
-	locate(o *objInfo, path manifest.FieldPath) (loc manifest.Location, depth int, full bool)
+	// of path it reaches, and how it sets it.
+	locate(o *objInfo, path manifest.FieldPath) (loc manifest.Location, depth int, how setKind)
 }
 
+// setKind says how a patch touches a path.
+type setKind int8
+
+const (
+	// setPartial: the patch reaches only the first depth segments.
+	setPartial setKind = iota
+	// setBelow: the patch merges into the node at path (a strategic merge
+	// patch's mapping or list item, a JSON 6902 operation on a field
+	// below it): it owns the node only when the source does not have it.
+	setBelow
+	// setExact: the patch sets the value at path.
+	setExact
+)
+
 // kustLocator finds the line that sets a field of a kustomize-rendered
-// object: the last patch (or images/replicas entry) that sets it, else the
-// object's own source document, else the closest ancestor either of them
-// sets.
+// object: the last patch (or images/replicas entry) that sets its value,
+// else the object's own source document when it has the field (a patch
+// that only merges into a container does not own the container: a finding
+// about a field missing from it stays on the resource), else the last
+// patch that adds the node, else the closest ancestor any of them sets.
 type kustLocator struct {
 	obj     objInfo
 	setters []fieldSetter // matching setters, the one applied last first
@@ -56,10 +71,17 @@ func (l *kustLocator) Locate(path manifest.FieldPath) (manifest.Location, bool) 
 		loc   manifest.Location
 		depth int
 	}
+	var below *manifest.Location
 	for _, s := range l.setters {
-		loc, depth, full := s.locate(&l.obj, path)
-		if full {
+		loc, depth, how := s.locate(&l.obj, path)
+		switch {
+		case how == setExact:
 			return loc, true
+		case how == setBelow:
+			if below == nil {
+				below = &loc
+			}
+			continue
 		}
 		if depth > 0 {
 			partial = append(partial, struct {
@@ -76,6 +98,9 @@ func (l *kustLocator) Locate(path manifest.FieldPath) (manifest.Location, bool) 
 		// The source wins ties: a patch repeats the structure above what
 		// it changes, which the source defines.
 		best, bestDepth = loc, depth
+	}
+	if below != nil {
+		return *below, true
 	}
 	for _, p := range partial {
 		if p.depth > bestDepth {
@@ -226,25 +251,50 @@ func (s *smpSetter) matches(o *objInfo) bool {
 	return s.namespace == "" || s.namespace == o.u.GetNamespace() || s.namespace == o.origNS
 }
 
-func (s *smpSetter) locate(_ *objInfo, path manifest.FieldPath) (manifest.Location, int, bool) {
+func (s *smpSetter) locate(_ *objInfo, path manifest.FieldPath) (manifest.Location, int, setKind) {
 	// apiVersion, kind, metadata.name and metadata.namespace identify the
 	// target; the patch does not set them.
 	switch path[0] {
 	case "apiVersion", "kind":
-		return manifest.Location{}, 0, false
+		return manifest.Location{}, 0, setPartial
 	case "metadata":
 		if len(path) >= 2 && (path[1] == "name" || path[1] == "namespace") {
-			return manifest.Location{}, 0, false
+			return manifest.Location{}, 0, setPartial
 		}
 		if !setsMetadata(s.node) {
-			return manifest.Location{}, 0, false
+			return manifest.Location{}, 0, setPartial
 		}
 	}
 	line, m := manifest.LocateNode(s.node, path)
 	if m == 0 {
-		return manifest.Location{}, 0, false
+		return manifest.Location{}, 0, setPartial
 	}
-	return manifest.Location{Path: s.path, Line: line}, m, m == len(path)
+	loc := manifest.Location{Path: s.path, Line: line}
+	if m < len(path) {
+		return loc, m, setPartial
+	}
+	if n := yamlNodeAt(s.node, path); n != nil && merges(n) {
+		return loc, m, setBelow
+	}
+	return loc, m, setExact
+}
+
+// merges reports whether a strategic merge patch node merges into what it
+// patches (a mapping, or a list of mappings merged by key) rather than
+// replacing it ($patch: replace).
+func merges(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return scalar(manifest.MapValue(n, "$patch")) != "replace"
+	case yaml.SequenceNode:
+		for _, it := range n.Content {
+			if it.Kind != yaml.MappingNode {
+				return false
+			}
+		}
+		return len(n.Content) > 0
+	}
+	return false
 }
 
 // setsMetadata reports whether a patch's metadata holds more than the
@@ -277,7 +327,7 @@ type jsonOp struct {
 
 func (s *jsonPatchSetter) matches(o *objInfo) bool { return s.sel.matches(o) }
 
-func (s *jsonPatchSetter) locate(o *objInfo, path manifest.FieldPath) (manifest.Location, int, bool) {
+func (s *jsonPatchSetter) locate(o *objInfo, path manifest.FieldPath) (manifest.Location, int, setKind) {
 	var best manifest.Location
 	bestDepth := 0
 	// The last operation that reaches the path wins, as it applied last.
@@ -287,17 +337,22 @@ func (s *jsonPatchSetter) locate(o *objInfo, path manifest.FieldPath) (manifest.
 		if !ok {
 			continue
 		}
+		// An operation with a value is located at its value (the first
+		// line of a block value), not at its "- op:" line.
 		at := manifest.Location{Path: s.path, Line: op.line}
+		if op.value != nil && op.value.Line > 0 {
+			at.Line = op.value.Line
+		}
 		switch {
 		case path.HasPrefix(opPath):
 			rest := path[len(opPath):]
 			if len(rest) == 0 {
-				return at, len(path), true
+				return at, len(path), setExact
 			}
 			if op.value != nil && (op.op == "add" || op.op == "replace") {
 				line, m := manifest.LocateNode(op.value, rest)
 				if m == len(rest) {
-					return manifest.Location{Path: s.path, Line: line}, len(path), true
+					return manifest.Location{Path: s.path, Line: line}, len(path), setExact
 				}
 				if d := len(opPath) + m; d > bestDepth {
 					best, bestDepth = manifest.Location{Path: s.path, Line: line}, d
@@ -306,14 +361,14 @@ func (s *jsonPatchSetter) locate(o *objInfo, path manifest.FieldPath) (manifest.
 				best, bestDepth = at, len(opPath)
 			}
 		case opPath.HasPrefix(path):
-			return at, len(path), true // the op sets a field below path
+			return at, len(path), setBelow // the op sets a field below path
 		default:
 			if c := commonPrefix(path, opPath); c > bestDepth {
 				best, bestDepth = at, c
 			}
 		}
 	}
-	return best, bestDepth, false
+	return best, bestDepth, setPartial
 }
 
 func commonPrefix(a, b manifest.FieldPath) int {
@@ -389,20 +444,20 @@ type imageSetter struct {
 
 func (s *imageSetter) matches(o *objInfo) bool { return true }
 
-func (s *imageSetter) locate(o *objInfo, path manifest.FieldPath) (manifest.Location, int, bool) {
+func (s *imageSetter) locate(o *objInfo, path manifest.FieldPath) (manifest.Location, int, setKind) {
 	if len(path) < 2 || path[len(path)-1] != "image" {
-		return manifest.Location{}, 0, false
+		return manifest.Location{}, 0, setPartial
 	}
 	img, ok := valueAt(o.u.Object, path).(string)
 	if !ok {
-		return manifest.Location{}, 0, false
+		return manifest.Location{}, 0, setPartial
 	}
 	want := s.newName
 	if want == "" {
 		want = s.name
 	}
 	if imageRepository(img) != want {
-		return manifest.Location{}, 0, false
+		return manifest.Location{}, 0, setPartial
 	}
 	line := s.node.Line
 	for _, k := range []string{"digest", "newTag", "newName"} {
@@ -411,7 +466,7 @@ func (s *imageSetter) locate(o *objInfo, path manifest.FieldPath) (manifest.Loca
 			break
 		}
 	}
-	return manifest.Location{Path: s.path, Line: line}, len(path), true
+	return manifest.Location{Path: s.path, Line: line}, len(path), setExact
 }
 
 // imageRepository strips the tag and digest from an image reference.
@@ -434,15 +489,15 @@ type replicasSetter struct {
 
 func (s *replicasSetter) matches(o *objInfo) bool { return nameMatches(s.name, o) }
 
-func (s *replicasSetter) locate(_ *objInfo, path manifest.FieldPath) (manifest.Location, int, bool) {
+func (s *replicasSetter) locate(_ *objInfo, path manifest.FieldPath) (manifest.Location, int, setKind) {
 	if len(path) != 2 || path[0] != "spec" || path[1] != "replicas" {
-		return manifest.Location{}, 0, false
+		return manifest.Location{}, 0, setPartial
 	}
 	line := s.node.Line
 	if kn := mapKeyNode(s.node, "count"); kn != nil {
 		line = kn.Line
 	}
-	return manifest.Location{Path: s.path, Line: line}, 2, true
+	return manifest.Location{Path: s.path, Line: line}, 2, setExact
 }
 
 // valueAt walks a JSON-compatible object along a FieldPath.

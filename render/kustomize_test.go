@@ -82,8 +82,10 @@ func TestKustomizeFieldLocations(t *testing.T) {
 		{"spec.template.spec.volumes[name=host]", manifest.Location{Path: "overlays/prod/patch.yaml", Line: 16}},
 		{"spec.template.spec.volumes[name=host].hostPath", manifest.Location{Path: "overlays/prod/patch.yaml", Line: 17}},
 		{c + ".securityContext.privileged", manifest.Location{Path: "overlays/prod/patch.yaml", Line: 11}},
-		// The patch sets a field below the path.
-		{c + ".securityContext", manifest.Location{Path: "overlays/prod/patch.yaml", Line: 10}},
+		// The patch merges a field into a mapping the base has: the
+		// mapping stays on the base (a finding about a field missing from
+		// it is not the patch's).
+		{c + ".securityContext", manifest.Location{Path: "base/deployment.yaml", Line: 20}},
 		// Set in the base, not in the patch.
 		{c + ".securityContext.runAsNonRoot", manifest.Location{Path: "base/deployment.yaml", Line: 21}},
 		{c + ".ports", manifest.Location{Path: "base/deployment.yaml", Line: 23}},
@@ -125,7 +127,7 @@ func TestKustomizePatchKinds(t *testing.T) {
 	}{
 		{"inline json6902 list", "spec.template.spec.volumes[name=host]", manifest.Location{Path: "overlay/kustomization.yaml", Line: 12}},
 		{"inline json6902 value", "spec.template.spec.volumes[name=host].hostPath.path", manifest.Location{Path: "overlay/kustomization.yaml", Line: 14}},
-		{"inline json6902 index", c + ".image", manifest.Location{Path: "overlay/kustomization.yaml", Line: 15}},
+		{"inline json6902 index", c + ".image", manifest.Location{Path: "overlay/kustomization.yaml", Line: 17}}, // the value, not "- op:"
 		{"patchesStrategicMerge", "spec.template.spec.hostNetwork", manifest.Location{Path: "overlay/smp.yaml", Line: 8}},
 		{"patchesJson6902 file", c + ".securityContext.capabilities.add", manifest.Location{Path: "overlay/json6902.yaml", Line: 4}},
 		{"base", c + ".securityContext.runAsNonRoot", manifest.Location{Path: "base/deployment.yaml", Line: 21}},

@@ -42,8 +42,22 @@ type Options struct {
 	Namespace   string   // release namespace; default "default"
 	ValuesFiles []string // relative to the chart directory, or absolute
 	Set         []string // --set key=value
+	// The rest of Helm's --set family, merged in Helm's order: values
+	// files, --set-json, --set, --set-string, --set-file, --set-literal.
+	SetJSON     []string // --set-json key=JSON, or a JSON object
+	SetString   []string // --set-string key=value (always a string)
+	SetFile     []string // --set-file key=path (relative to the chart, as values files; the file's content)
+	SetLiteral  []string // --set-literal key=value (the value as is, no commas or escapes parsed)
 	KubeVersion string   // e.g. "v1.37.2" for .Capabilities.KubeVersion
 	APIVersions []string // extra .Capabilities.APIVersions
+
+	// Deterministic replaces Helm's random, key-generating and clock
+	// functions (randAlphaNum, genCA, now...) with ones seeded by the
+	// release, namespace and template, so that a chart renders the same
+	// every time: for comparisons (verify and diff set it on both sides).
+	// Never for what is applied (argocd generate): the values are
+	// predictable. See helm_deterministic.go.
+	Deterministic bool
 
 	Limits manifest.Limits // zero means manifest.DefaultLimits
 }

@@ -315,6 +315,7 @@ func (m *mdDoc) essentials(marker, preface string) string {
 	b.WriteString("\n")
 	b.WriteString(m.scannerTable())
 	b.WriteString(m.sidesLine())
+	b.WriteString(m.unscannedLine())
 	return b.String()
 }
 
@@ -456,6 +457,30 @@ func (m *mdDoc) sidesLine() string {
 		return out
 	}
 	return side("Base", r.Base) + " → " + side("Head", r.Head) + "\n\n" + m.shadowLine()
+}
+
+// maxUnscannedKinds bounds the kinds the unscanned line names; the JSON
+// report has them all.
+const maxUnscannedKinds = 10
+
+// unscannedLine names the kinds whose objects hold containers aegis could
+// not read as pods (Report.Unscanned), when there are any.
+func (m *mdDoc) unscannedLine() string {
+	us := m.r.Unscanned
+	if len(us) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, min(len(us), maxUnscannedKinds+1))
+	for i, u := range us {
+		if i == maxUnscannedKinds {
+			parts = append(parts, fmt.Sprintf("… and %d more kinds", len(us)-maxUnscannedKinds))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s `%s` ×%d (e.g. %s, at `%s`)",
+			mdText(u.Kind, 63), mdText(u.APIVersion, 120), u.Count, mdText(u.Name, 63), mdText(u.Field, 120)))
+	}
+	return "⚠️ **Not scanned:** these objects hold containers aegis cannot read as pods, so no scanner saw what they run: " +
+		strings.Join(parts, "; ") + ".\n\n"
 }
 
 // shadowLine summarises the shadow deployments, when there were any.

@@ -34,6 +34,9 @@ type Report struct {
 	Findings       []Finding        `json:"findings"`
 	Rules          []Rule           `json:"rules"`
 	ExpiredWaivers []ExpiredWaiver  `json:"expiredWaivers,omitempty"`
+	// Unscanned lists the head's kinds whose objects hold container-like
+	// data aegis could not read as a pod: no scanner saw what they run.
+	Unscanned []Unscanned `json:"unscanned,omitempty"`
 	// Shadow is set when the sides were deployed into shadow namespaces.
 	Shadow *Shadow `json:"shadow,omitempty"`
 }
@@ -146,6 +149,19 @@ type ExpiredWaiver struct {
 	Location    Location `json:"location"`
 	// Matches counts the findings the waiver would waive if it still held.
 	Matches int `json:"matches"`
+}
+
+// Unscanned is one kind of object that holds container-like data (a
+// containers list, an image) aegis could not read as a pod.
+type Unscanned struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Count is how many objects of the kind are unscanned.
+	Count int `json:"count"`
+	// Name and Field are the first such object and the field that holds
+	// the data aegis could not read ("spec.image").
+	Name  string `json:"name"`
+	Field string `json:"field"`
 }
 
 // Summary counts the delta.

@@ -40,6 +40,10 @@ const (
 // stay stable across versions.
 const DriverName = "aegis"
 
+// ApproximateSuffix ends the message of a result whose location is
+// approximate (report.Location.Approximate).
+const ApproximateSuffix = " (Location approximate: this template line writes the field; the values key that sets it could not be proven.)"
+
 // Fingerprint keys. primaryLocationLineHash is the key GitHub matches alerts
 // on; aegis derives it from the finding's fingerprint, never from a line
 // number, so an alert survives a line move.
@@ -527,6 +531,12 @@ func buildResult(f *report.Finding, fp string, occurrence, ruleIndex int) (*gosa
 		line = 1
 	}
 	msg := firstNonEmpty(strings.TrimSpace(f.Message), strings.TrimSpace(f.Title), "Finding of rule "+ruleID(f.RuleID))
+	if f.Location.Approximate {
+		// The line writes the field but is not proven to be where its value
+		// is set (a Helm template line, not a values key): say so where
+		// the alert is read.
+		msg += ApproximateSuffix
+	}
 
 	loc := gosarif.NewLocationWithPhysicalLocation(
 		gosarif.NewPhysicalLocation().
@@ -552,6 +562,9 @@ func buildResult(f *report.Finding, fp string, occurrence, ruleIndex int) (*gosa
 	}
 	if f.CVE != "" {
 		props.Add("cve", f.CVE)
+	}
+	if f.Location.Approximate {
+		props.Add("locationApproximate", true)
 	}
 
 	res := gosarif.NewRuleResult(ruleID(f.RuleID)).

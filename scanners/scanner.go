@@ -30,6 +30,10 @@ type Target struct {
 	// Shadow is the side deployed in its shadow namespace, nil when the side
 	// was not deployed (--shadow=off, or the base with --shadow=head).
 	Shadow *shadow.Deployment
+	// KubeVersion is the Kubernetes version the side is rendered for
+	// (--kube-version, e.g. "v1.30.2"); "" means the latest. The posture
+	// scanner holds pods to that version's Pod Security Standards.
+	KubeVersion string
 }
 
 // LiveScanner is a scanner that needs the side deployed: the runner skips

@@ -20,6 +20,7 @@ import (
 	"github.com/kube-sentient/aegis/render/isolate"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/scanners/podspec"
 	"github.com/kube-sentient/aegis/shadow"
 	"k8s.io/client-go/rest"
 )
@@ -118,8 +119,8 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 	opts.Progress("diff: %s", diff.Summary(changes))
 
 	targets := []scanners.Target{
-		{Side: scanners.Base, Root: base.src.root, Set: base.rendered.Set},
-		{Side: scanners.Head, Root: head.src.root, Set: head.rendered.Set},
+		{Side: scanners.Base, Root: base.src.root, Set: base.rendered.Set, KubeVersion: opts.Render.KubeVersion},
+		{Side: scanners.Head, Root: head.src.root, Set: head.rendered.Set, KubeVersion: opts.Render.KubeVersion},
 	}
 	deployed, teardown, err := deployShadows(ctx, opts, targets)
 	defer func() { _ = teardown() }() // every error path; a no-op once done below
@@ -143,6 +144,7 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 		Findings:   report.Delta(scanned.Findings[scanners.Base], scanned.Findings[scanners.Head]),
 		Rules:      rules(opts.Scanners),
 		Shadow:     shadowReport(deployed, opts.KeepShadow),
+		Unscanned:  podspec.Unscanned(head.rendered.Set),
 	}
 	Decide(r, opts)
 	r.Reasons = append(r.Reasons, absenceReasons(base, head)...)
@@ -250,7 +252,11 @@ func renderSide(ctx context.Context, name string, spec Source, opts Options) (*r
 	start := time.Now()
 	// In a child process bounded by the policy's render limits: a source
 	// that makes the renderer recurse or spin costs the child, not aegis.
-	res, err := isolate.Render(ctx, src.root, src.path, opts.Render, isolate.FromConfig(opts.Config))
+	// Deterministic: a chart's generated passwords, keys and random names
+	// are the same on every run and on both sides (render.Options).
+	ropts := opts.Render
+	ropts.Deterministic = true
+	res, err := isolate.Render(ctx, src.root, src.path, ropts, isolate.FromConfig(opts.Config))
 	if err != nil {
 		src.cleanup()
 		return nil, fmt.Errorf("%s (%s): %w", name, spec.Describe(), src.openable(err))

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kube-sentient/aegis/internal/realworld"
 )
 
 // A pull request that adds an app (a new overlay, a new environment's
@@ -87,4 +89,57 @@ func TestAppAddedOrRemoved(t *testing.T) {
 		require.Equal(t, exitPass, res.code, res.stderr)
 		assert.Contains(t, res.stdout, "# added Deployment.apps/web (apps/worker/app.yaml)")
 	})
+}
+
+// The same on a real app: a pull request that adds the kustomize
+// project's helloWorld example (../shared/realworld/kustomize/helloWorld:
+// a Deployment, a Service and a ConfigMap, kustomization.yaml:11-14) as a new
+// app of a repository, and one that removes it.
+func TestAppAddedOrRemovedRealworld(t *testing.T) {
+	corpus := realworld.Dir(t)
+	repo := t.TempDir()
+	git := gitIn(t, repo)
+	git("init", "-q", "-b", "main")
+	writeFiles(t, repo, map[string]string{".aegis.yaml": quickPolicy, "apps/README.md": "apps\n"})
+	git("add", "-A")
+	git("commit", "-qm", "base: no app")
+	base := git("rev-parse", "HEAD")
+	copyTree(t, filepath.Join(corpus, "kustomize", "helloWorld"), filepath.Join(repo, "apps", "hello"))
+	git("add", "-A")
+	git("commit", "-qm", "head: the helloWorld app")
+	head := git("rev-parse", "HEAD")
+
+	out := filepath.Join(t.TempDir(), "r.json")
+	res := runBinaryIn(t, repo, "verify", "--base", base, "--head", head, "--json", out, "apps/hello")
+	require.Contains(t, []int{exitPass, exitFail}, res.code, res.stderr)
+	var rep struct {
+		Base, Head struct {
+			Type    string
+			Objects int
+			Absent  string
+		}
+		Changes []struct{ Change, Kind string }
+		Summary struct{ New, Unchanged, Fixed int }
+	}
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &rep))
+	assert.Equal(t, "absent", rep.Base.Type)
+	assert.Equal(t, "kustomize", rep.Head.Type)
+	assert.Equal(t, 3, rep.Head.Objects, "helloWorld's kustomization lists three resources")
+	require.Len(t, rep.Changes, 3)
+	for _, c := range rep.Changes {
+		assert.Equal(t, "added", c.Change, c.Kind)
+	}
+	assert.Positive(t, rep.Summary.New)
+	assert.Zero(t, rep.Summary.Unchanged+rep.Summary.Fixed)
+
+	res = runBinaryIn(t, repo, "verify", "--base", head, "--head", base, "--json", out, "apps/hello")
+	require.Equal(t, exitPass, res.code, res.stderr)
+	data, err = os.ReadFile(out)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &rep))
+	assert.Equal(t, "PATH apps/hello does not exist", rep.Head.Absent)
+	assert.Zero(t, rep.Summary.New+rep.Summary.Unchanged)
+	assert.Positive(t, rep.Summary.Fixed)
 }

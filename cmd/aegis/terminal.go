@@ -88,8 +88,34 @@ func printSummary(w io.Writer, r *report.Report, color bool) {
 	s := r.Summary
 	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
 	printScanners(w, r.Scanners)
+	printUnscanned(w, r.Unscanned)
 	printFindings(w, p, "new", r.Findings, report.New)
 	printFindings(w, p, "fixed", r.Findings, report.Absent)
+}
+
+// printUnscanned names the kinds whose objects hold containers aegis
+// could not read as pods (at most maxListed; the reports hold them all).
+func printUnscanned(w io.Writer, us []report.Unscanned) {
+	if len(us) == 0 {
+		return
+	}
+	plain := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	var parts []string
+	for i, u := range us {
+		if i == maxListed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(us)-maxListed))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s x%d (e.g. %s at %s)", plain(u.Kind), plain(u.APIVersion), u.Count, plain(u.Name), plain(u.Field)))
+	}
+	fmt.Fprintf(w, "not scanned (containers aegis cannot read as pods): %s\n", strings.Join(parts, "; "))
 }
 
 // printScanners names the scanners that ran, then each run that did not

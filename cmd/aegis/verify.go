@@ -25,6 +25,10 @@ type sourceFlags struct {
 	allowRemoteBases bool
 	valuesFiles      []string
 	set              []string
+	setJSON          []string
+	setString        []string
+	setFile          []string
+	setLiteral       []string
 	releaseName      string
 	namespace        string
 	kubeVersion      string
@@ -40,6 +44,10 @@ func (f *sourceFlags) register(c *cobra.Command) {
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomize fetch remote bases (off: a PR could make the runner fetch anything)")
 	fl.StringArrayVarP(&f.valuesFiles, "values", "f", nil, "Helm values file, relative to the chart (repeatable)")
 	fl.StringArrayVar(&f.set, "set", nil, "Helm value key=value (repeatable)")
+	fl.StringArrayVar(&f.setJSON, "set-json", nil, "Helm value key=JSON, or a JSON object (repeatable)")
+	fl.StringArrayVar(&f.setString, "set-string", nil, "Helm value key=value, always a string (repeatable)")
+	fl.StringArrayVar(&f.setFile, "set-file", nil, "Helm value key=path: the file's content; path relative to the chart, inside the source (repeatable)")
+	fl.StringArrayVar(&f.setLiteral, "set-literal", nil, "Helm value key=value, taken literally (repeatable)")
 	fl.StringVar(&f.releaseName, "release-name", "release", "Helm release name")
 	fl.StringVarP(&f.namespace, "namespace", "n", "default", "Helm release namespace")
 	fl.StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version for Helm's .Capabilities (e.g. v1.37.2)")
@@ -64,6 +72,10 @@ func (f *sourceFlags) options() (verify.Options, error) {
 			Namespace:        f.namespace,
 			ValuesFiles:      f.valuesFiles,
 			Set:              f.set,
+			SetJSON:          f.setJSON,
+			SetString:        f.setString,
+			SetFile:          f.setFile,
+			SetLiteral:       f.setLiteral,
 			KubeVersion:      f.kubeVersion,
 			APIVersions:      f.apiVersions,
 		},

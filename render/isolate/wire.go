@@ -161,6 +161,11 @@ func encodeResponse(w *bufio.Writer, res *render.Result, rerr error) error {
 		for _, l := range tb.locs {
 			e.str(l.Path)
 			e.int(int64(l.Line))
+			approx := byte(0)
+			if l.Approximate {
+				approx = 1
+			}
+			e.byte(approx)
 		}
 	}
 	e.buf = append(e.buf, trailer...)
@@ -407,7 +412,9 @@ func decodeResult(d *decoder) (*render.Result, error) {
 	nl := d.count()
 	*locs = make([]manifest.Location, 0, nl)
 	for range nl {
-		*locs = append(*locs, manifest.Location{Path: d.str(), Line: int(d.int())})
+		l := manifest.Location{Path: d.str(), Line: int(d.int())}
+		l.Approximate = d.byte() == 1
+		*locs = append(*locs, l)
 	}
 	if d.err != nil || d.pos != len(d.data) {
 		return nil, errCorrupt

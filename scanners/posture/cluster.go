@@ -312,7 +312,7 @@ func clusterFinding(o manifest.Object, rule, key string, path manifest.FieldPath
 			Namespace:  o.GetNamespace(),
 			Name:       objectName(o),
 		},
-		Location: report.Location{Path: loc.Path, Line: loc.Line},
+		Location: loc,
 		Key:      key,
 	}
 	f.Fingerprint = report.ComputeFingerprint(f)

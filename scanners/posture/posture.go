@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"k8s.io/pod-security-admission/api"
+
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
@@ -17,7 +19,7 @@ const Name = "posture"
 // RulesVersion is the version of aegis's own rules (ids, severities, the
 // best-practice heuristics). Bump it when a change could turn a finding new
 // or absent without a manifest change, so reports say why.
-const RulesVersion = "1.1.0"
+const RulesVersion = "1.2.0"
 
 const (
 	psaModule = "k8s.io/pod-security-admission"
@@ -79,12 +81,18 @@ func (*Scanner) Scan(ctx context.Context, t scanners.Target) ([]report.Finding, 
 	if t.Set == nil {
 		return nil, errors.New("posture: no manifest set to scan")
 	}
+	// The Pod Security Standards of the Kubernetes version the side is
+	// rendered for: a check that version does not have does not fire.
+	version, err := PSSVersion(t.KubeVersion)
+	if err != nil {
+		return nil, err
+	}
 	var out []report.Finding
 	for _, obj := range t.Set.Objects {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("posture: %w", err)
 		}
-		fs, err := scanObject(e, obj)
+		fs, err := scanObject(e, obj, version)
 		if err != nil {
 			return nil, err
 		}
@@ -97,12 +105,33 @@ func (*Scanner) Scan(ctx context.Context, t scanners.Target) ([]report.Finding, 
 	return out, nil
 }
 
-// scanObject returns the findings of one object.
-func scanObject(e *pssEngine, obj manifest.Object) ([]report.Finding, error) {
-	w, ok, err := loadWorkload(obj)
-	if err != nil || !ok {
+// scanObject returns the findings of every pod of one object.
+func scanObject(e *pssEngine, obj manifest.Object, version api.Version) ([]report.Finding, error) {
+	ws, err := loadWorkloads(obj, version)
+	if err != nil {
 		return nil, err
 	}
+	var out []report.Finding
+	seen := map[string]bool{}
+	for _, w := range ws {
+		fs, err := scanWorkload(e, w)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range fs {
+			// Pods of one object are told apart by their qualifier; a
+			// repeat would be a broken manifest (two equal names).
+			if !seen[f.Fingerprint] {
+				seen[f.Fingerprint] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+// scanWorkload returns the findings of one pod.
+func scanWorkload(e *pssEngine, w *workload) ([]report.Finding, error) {
 	vs, err := e.evaluate(w)
 	if err != nil {
 		return nil, err
@@ -144,9 +173,14 @@ func scanObject(e *pssEngine, obj manifest.Object) ([]report.Finding, error) {
 }
 
 // label names the object in messages: kind and name, not the namespace,
-// which shadow runs rewrite (the Resource field carries it).
+// which shadow runs rewrite (the Resource field carries it); and the pod's
+// path when the object holds several.
 func (w *workload) label() string {
-	return w.obj.GetKind() + "/" + w.name()
+	l := w.obj.GetKind() + "/" + w.name()
+	if q := w.src.Qualifier; q != "" {
+		l += " (pod at " + q + ")"
+	}
+	return l
 }
 
 func (w *workload) name() string {
@@ -156,8 +190,19 @@ func (w *workload) name() string {
 	return w.obj.GetGenerateName()
 }
 
+// finding makes a finding at a field of the pod's view, located at the
+// object's field that set it. A pod of an object that holds several
+// (podspec.Pod.Qualifier) prefixes its key with its path, so that each
+// pod's findings have fingerprints of their own.
 func (w *workload) finding(rule string, sev report.Severity, title, container, key, image string, path manifest.FieldPath, msg string) report.Finding {
-	loc := w.obj.Locate(path)
+	loc := w.obj.Locate(w.src.Source(path))
+	if q := w.src.Qualifier; q != "" {
+		if key == "" {
+			key = q
+		} else {
+			key = q + ":" + key
+		}
+	}
 	f := report.Finding{
 		Scanner:  Name,
 		RuleID:   rule,
@@ -171,7 +216,7 @@ func (w *workload) finding(rule string, sev report.Severity, title, container, k
 			Name:       w.name(),
 			Container:  container,
 		},
-		Location: report.Location{Path: loc.Path, Line: loc.Line},
+		Location: loc,
 		Image:    image,
 		Key:      key,
 	}

@@ -10,10 +10,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/pod-security-admission/api"
 
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/scanners/podspec"
 	"github.com/kube-sentient/aegis/secret"
 )
 
@@ -593,12 +595,12 @@ spec:
   ports: [{port: 80}]
 ---
 apiVersion: example.com/v1
-kind: Deployment
-metadata: {name: not-apps}
+kind: Widget
+metadata: {name: not-a-pod}
 spec:
   template:
     spec:
-      containers: [{name: x, image: nginx, securityContext: {privileged: true}}]
+      containers: [{name: x, securityContext: {privileged: true}}]
 ---
 apiVersion: v1
 kind: Secret
@@ -636,7 +638,7 @@ func TestScannerMetadata(t *testing.T) {
 	assert.Equal(t, "posture", s.Name())
 	v, err := s.Version(context.Background())
 	require.NoError(t, err)
-	assert.Regexp(t, `^1\.1\.0 \(pod-security-admission v0\.\d+\.\d+.*\)$`, v)
+	assert.Regexp(t, `^1\.2\.0 \(pod-security-admission v0\.\d+\.\d+.*\)$`, v)
 
 	rules := s.Rules()
 	ids := map[string]report.Rule{}
@@ -683,7 +685,7 @@ func TestScannerMetadata(t *testing.T) {
 func TestAttributionFallback(t *testing.T) {
 	e, err := engine()
 	require.NoError(t, err)
-	w := &workload{paths: templateOfController}
+	w := &workload{src: &podspec.Pod{}, version: api.LatestVersion()}
 	var priv pssCheck
 	for _, c := range e.checks {
 		if c.id == "privileged" {

@@ -29,7 +29,9 @@ func (w *workload) practices() []practice {
 
 		// Ephemeral containers may not set resources or probes, so only the
 		// image and env rules apply to them.
-		if r.list != listEphemeral {
+		// A container an operator merges into one of its own (no image of
+		// its own) gets its resources there.
+		if r.list != listEphemeral && (c.Image != "" || !w.src.OperatorMerged) {
 			var missing []string
 			if _, ok := c.Resources.Limits["cpu"]; !ok {
 				missing = append(missing, "cpu")

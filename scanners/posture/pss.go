@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -23,19 +24,46 @@ type pssCheck struct {
 	id    policy.CheckID
 	level api.Level
 	eval  policy.Evaluator
-	// overrides are the baseline checks this restricted check replaces at
-	// the latest policy version (e.g. capabilities_restricted replaces
-	// capabilities_baseline).
-	overrides []policy.CheckID
+	// versions are the check's versions, oldest first: which baseline
+	// checks a restricted check replaces (capabilities_restricted replaces
+	// capabilities_baseline) depends on the policy version.
+	versions []policy.VersionedCheck
+}
+
+// at returns the version of the check that applies at policy version v,
+// or ok=false when the check does not exist yet at v.
+func (c pssCheck) at(v api.Version) (policy.VersionedCheck, bool) {
+	for i := len(c.versions) - 1; i >= 0; i-- {
+		if !v.Older(c.versions[i].MinimumVersion) {
+			return c.versions[i], true
+		}
+	}
+	return policy.VersionedCheck{}, false
+}
+
+// overridesAt lists the baseline checks c replaces at policy version v.
+func (c pssCheck) overridesAt(v api.Version) []policy.CheckID {
+	vc, _ := c.at(v)
+	return vc.OverrideCheckIDs
 }
 
 // pssEngine holds every default check of the library.
 type pssEngine struct {
 	all    policy.Evaluator // the library's evaluator over policy.DefaultChecks()
 	checks []pssCheck       // ordered by id, as the library orders its results
-	// overriddenBy maps a baseline check to the restricted check that
-	// replaces it; a restricted namespace runs only the latter.
-	overriddenBy map[policy.CheckID]policy.CheckID
+}
+
+// overriddenBy maps a baseline check to the restricted check that
+// replaces it at policy version v; a restricted namespace runs only the
+// latter.
+func (e *pssEngine) overriddenBy(v api.Version) map[policy.CheckID]policy.CheckID {
+	out := map[policy.CheckID]policy.CheckID{}
+	for _, c := range e.checks {
+		for _, o := range c.overridesAt(v) {
+			out[o] = c.id
+		}
+	}
+	return out
 }
 
 // engine is built once: the checks are static, and building evaluators
@@ -48,17 +76,13 @@ func newPSSEngine() (*pssEngine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("posture: pod-security-admission checks: %w", err)
 	}
-	e := &pssEngine{all: all, overriddenBy: map[policy.CheckID]policy.CheckID{}}
+	e := &pssEngine{all: all}
 	for _, c := range checks {
 		ev, err := policy.NewEvaluator([]policy.Check{c}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("posture: pod-security-admission check %s: %w", c.ID, err)
 		}
-		latest := c.Versions[len(c.Versions)-1]
-		e.checks = append(e.checks, pssCheck{id: c.ID, level: c.Level, eval: ev, overrides: latest.OverrideCheckIDs})
-		for _, o := range latest.OverrideCheckIDs {
-			e.overriddenBy[o] = c.ID
-		}
+		e.checks = append(e.checks, pssCheck{id: c.ID, level: c.Level, eval: ev, versions: slices.Clone(c.Versions)})
 	}
 	// Baseline checks first, as the library reports them; then by id.
 	sortChecks(e.checks)
@@ -77,13 +101,36 @@ func sortChecks(cs []pssCheck) {
 	})
 }
 
-func latest(level api.Level) api.LevelVersion {
-	return api.LevelVersion{Level: level, Version: api.LatestVersion()}
+// PSSVersion is the Pod Security Standards version for a Kubernetes
+// version ("v1.30.2", "1.30", as --kube-version takes it): its major and
+// minor. "" is the latest version the library knows.
+func PSSVersion(kube string) (api.Version, error) {
+	kube = strings.TrimSpace(kube)
+	if kube == "" {
+		return api.LatestVersion(), nil
+	}
+	m := kubeVersionRe.FindStringSubmatch(kube)
+	if m == nil {
+		return api.Version{}, fmt.Errorf("posture: Kubernetes version %q is not vMAJOR.MINOR[.PATCH]", kube)
+	}
+	minor, err := strconv.Atoi(m[1])
+	if err != nil {
+		return api.Version{}, fmt.Errorf("posture: Kubernetes version %q: %w", kube, err)
+	}
+	return api.MajorMinorVersion(1, minor), nil
 }
 
-// check runs one check on a pod at its own level.
-func (c pssCheck) check(meta *metav1.ObjectMeta, spec *corev1.PodSpec) policy.CheckResult {
-	for _, r := range c.eval.EvaluatePod(latest(c.level), meta, spec) {
+// kubeVersionRe accepts v1.MINOR with an optional patch and suffix
+// ("v1.30.2-gke.1"); Kubernetes has no other major version.
+var kubeVersionRe = regexp.MustCompile(`^v?1\.(\d{1,4})(?:\.\d+)?(?:[-+].*)?$`)
+
+func levelAt(level api.Level, v api.Version) api.LevelVersion {
+	return api.LevelVersion{Level: level, Version: v}
+}
+
+// check runs one check on a pod at its own level and policy version v.
+func (c pssCheck) check(v api.Version, meta *metav1.ObjectMeta, spec *corev1.PodSpec) policy.CheckResult {
+	for _, r := range c.eval.EvaluatePod(levelAt(c.level, v), meta, spec) {
 		if !r.Allowed {
 			return r
 		}
@@ -121,24 +168,25 @@ type violation struct {
 // restricted. A restricted check that overrides a baseline one does not
 // repeat what the baseline check reports for the same subject.
 func (e *pssEngine) evaluate(w *workload) ([]violation, error) {
-	meta, spec := &w.pod.ObjectMeta, &w.pod.Spec
-	aggB := policy.AggregateCheckResults(e.all.EvaluatePod(latest(api.LevelBaseline), meta, spec))
-	aggR := policy.AggregateCheckResults(e.all.EvaluatePod(latest(api.LevelRestricted), meta, spec))
+	meta, spec, v := &w.pod.ObjectMeta, &w.pod.Spec, w.version
+	aggB := policy.AggregateCheckResults(e.all.EvaluatePod(levelAt(api.LevelBaseline, v), meta, spec))
+	aggR := policy.AggregateCheckResults(e.all.EvaluatePod(levelAt(api.LevelRestricted, v), meta, spec))
 	if aggB.Allowed && aggR.Allowed {
 		return nil, nil // the common case for a hardened pod: nothing to attribute
 	}
 
 	failed := map[policy.CheckID]policy.CheckResult{}
+	overriddenBy := e.overriddenBy(v)
 	var nB, nR int
 	for _, c := range e.checks {
-		r := c.check(meta, spec)
+		r := c.check(v, meta, spec)
 		if r.Allowed {
 			continue
 		}
 		failed[c.id] = r
 		if c.level == api.LevelBaseline {
 			nB++
-			if _, over := e.overriddenBy[c.id]; over {
+			if _, over := overriddenBy[c.id]; over {
 				continue
 			}
 		}
@@ -180,7 +228,7 @@ func (e *pssEngine) evaluate(w *workload) ([]violation, error) {
 // something the baseline one does not (capabilities: drop ALL), what remains
 // after removing the baseline's part is still reported.
 func (e *pssEngine) dedupeOverride(c pssCheck, v violation, bySubject map[policy.CheckID]map[subject]bool, w *workload) (violation, bool) {
-	for _, b := range c.overrides {
+	for _, b := range c.overridesAt(w.version) {
 		if !bySubject[b][v.subject] {
 			continue
 		}
@@ -189,7 +237,7 @@ func (e *pssEngine) dedupeOverride(c pssCheck, v violation, bySubject map[policy
 			return v, false
 		}
 		ref, _ := w.container(v.subject.name)
-		rest := c.check(&w.pod.ObjectMeta, specWithContainer(&w.pod.Spec, ref, strip(ref.c)))
+		rest := c.check(w.version, &w.pod.ObjectMeta, specWithContainer(&w.pod.Spec, ref, strip(ref.c)))
 		if rest.Allowed {
 			return v, false
 		}
@@ -252,7 +300,7 @@ func (e *pssEngine) attribute(c pssCheck, r policy.CheckResult, w *workload) []v
 					unattributed = true
 					continue
 				}
-				add(subject{subjContainer, name}, narrowed(c, meta, specWithContainer(spec, ref, ref.c), detail))
+				add(subject{subjContainer, name}, narrowed(c, w.version, meta, specWithContainer(spec, ref, ref.c), detail))
 				continue
 			}
 			i := w.volumeIndex(name)
@@ -260,11 +308,11 @@ func (e *pssEngine) attribute(c pssCheck, r policy.CheckResult, w *workload) []v
 				unattributed = true
 				continue
 			}
-			add(subject{subjVolume, name}, narrowed(c, meta, specWithVolume(spec, i), detail))
+			add(subject{subjVolume, name}, narrowed(c, w.version, meta, specWithVolume(spec, i), detail))
 		}
 	}
 	if podSetterRe.MatchString(detail) {
-		add(subject{kind: subjPod}, narrowed(c, meta, specPodOnly(spec), detail))
+		add(subject{kind: subjPod}, narrowed(c, w.version, meta, specPodOnly(spec), detail))
 	}
 	if annotationSetterRe.MatchString(detail) {
 		add(subject{kind: subjAnnotations}, detail)
@@ -291,8 +339,8 @@ var hostNamespaceFields = map[string]bool{"hostNetwork": true, "hostPID": true, 
 // narrowed re-runs a check on a reduced pod to get the library's detail for
 // one subject only; if the reduced pod passes (the failure needs the whole
 // pod), the full detail stands.
-func narrowed(c pssCheck, meta *metav1.ObjectMeta, spec *corev1.PodSpec, full string) string {
-	if r := c.check(meta, spec); !r.Allowed && r.ForbiddenDetail != "" {
+func narrowed(c pssCheck, v api.Version, meta *metav1.ObjectMeta, spec *corev1.PodSpec, full string) string {
+	if r := c.check(v, meta, spec); !r.Allowed && r.ForbiddenDetail != "" {
 		return r.ForbiddenDetail
 	}
 	return full
@@ -360,12 +408,12 @@ var podFields = map[policy.CheckID]string{
 
 // violationPath is the field a violation is about, for Locate.
 func (w *workload) violationPath(v violation) manifest.FieldPath {
-	sp := w.paths.spec
+	sp := viewSpec
 	switch v.subject.kind {
 	case subjVolume:
 		return sp.Child("volumes", manifest.ItemByName(v.subject.name))
 	case subjAnnotations:
-		return w.paths.meta.Child("annotations")
+		return viewMeta.Child("annotations")
 	case subjContainer:
 		ref, _ := w.container(v.subject.name)
 		field := containerFields[v.check.id]

@@ -196,7 +196,7 @@ var practiceDocs = map[string]ruleDoc{
 	},
 	RuleReadinessProbe: {
 		title:       "Missing readiness probe",
-		description: "Without a readiness probe a long-running container receives traffic before it can serve, and a rollout cannot tell a broken version from a healthy one. Checked on Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, bare Pods with restartPolicy Always, and native sidecars; not on Jobs or CronJobs.",
+		description: "Without a readiness probe a long-running container receives traffic before it can serve, and a rollout cannot tell a broken version from a healthy one. Checked on Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, bare Pods with restartPolicy Always, native sidecars, and the long-running pods of custom resources (Argo Rollouts, Knative Serving, OpenKruise CloneSets, Advanced StatefulSets and DaemonSets); not on Jobs, CronJobs or the other custom resources' pods.",
 		fix:         "Add a readinessProbe to the container.",
 		snippet:     "readinessProbe:\n  httpGet:\n    path: /ready\n    port: 8080\n  periodSeconds: 10\n",
 		severity:    report.Low,

@@ -4,47 +4,18 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/pod-security-admission/api"
 
 	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/scanners/podspec"
 )
 
-// templatePaths says where a kind keeps its pod: the PodSpec and the pod's
-// metadata (annotations matter to the older AppArmor and seccomp checks).
-type templatePaths struct {
-	spec, meta  manifest.FieldPath
-	longRunning bool // whether its pods are expected to run until replaced
-}
-
+// Paths in a pod's view (a PodTemplateSpec, podspec.Pod.Template); the
+// view maps them back to the object's own fields.
 var (
-	templateOfPod     = templatePaths{spec: manifest.ParsePath("spec"), meta: manifest.ParsePath("metadata")}
-	templateOfCronJob = templatePaths{
-		spec: manifest.ParsePath("spec.jobTemplate.spec.template.spec"),
-		meta: manifest.ParsePath("spec.jobTemplate.spec.template.metadata"),
-	}
-	templateOfJob        = templatePaths{spec: manifest.ParsePath("spec.template.spec"), meta: manifest.ParsePath("spec.template.metadata")}
-	templateOfController = templatePaths{spec: templateOfJob.spec, meta: templateOfJob.meta, longRunning: true}
+	viewSpec = manifest.FieldPath{"spec"}
+	viewMeta = manifest.FieldPath{"metadata"}
 )
-
-// podKinds lists the pod-bearing kinds by group and kind. The group matters:
-// a custom resource that happens to be called "Deployment" is not a pod
-// template, and reading it as one would invent findings. "extensions" covers
-// manifests still written against the pre-1.16 API groups.
-var podKinds = map[schema.GroupKind]templatePaths{
-	{Group: "", Kind: "Pod"}:                   templateOfPod,
-	{Group: "", Kind: "ReplicationController"}: templateOfController,
-	{Group: "apps", Kind: "Deployment"}:        templateOfController,
-	{Group: "apps", Kind: "StatefulSet"}:       templateOfController,
-	{Group: "apps", Kind: "DaemonSet"}:         templateOfController,
-	{Group: "apps", Kind: "ReplicaSet"}:        templateOfController,
-	{Group: "extensions", Kind: "Deployment"}:  templateOfController,
-	{Group: "extensions", Kind: "DaemonSet"}:   templateOfController,
-	{Group: "extensions", Kind: "ReplicaSet"}:  templateOfController,
-	{Group: "batch", Kind: "Job"}:              templateOfJob,
-	{Group: "batch", Kind: "CronJob"}:          templateOfCronJob,
-}
 
 // Container lists in a PodSpec, in the order the kubelet starts them.
 const (
@@ -59,42 +30,46 @@ type containerRef struct {
 	list  string // listInit, listMain or listEphemeral
 	index int
 	c     *corev1.Container
-	path  manifest.FieldPath
+	path  manifest.FieldPath // in the view
 }
 
-// workload is the pod template of one object, typed, with its source paths.
+// workload is one pod of an object, typed, with its source paths.
 type workload struct {
-	obj   manifest.Object
-	paths templatePaths
-	pod   corev1.PodTemplateSpec
-	refs  []containerRef
+	obj  manifest.Object
+	src  *podspec.Pod
+	pod  corev1.PodTemplateSpec
+	refs []containerRef
+	// version is the Pod Security Standards version the pod is held to.
+	version api.Version
 }
 
-// loadWorkload returns the object's pod template, or ok=false for a kind that
-// holds no pod. A template that does not convert to the typed API (a string
-// where a bool belongs, a list where a map belongs) is an error: guessing
-// would let a malformed manifest pass as clean.
-func loadWorkload(obj manifest.Object) (w *workload, ok bool, err error) {
-	paths, ok := podKinds[obj.GroupVersionKind().GroupKind()]
-	if !ok {
-		return nil, false, nil
+// loadWorkloads returns the pods of an object (none for a kind that holds
+// no pod): a built-in workload's template, a well-known custom resource's
+// pod, every pod-shaped field of any other object (podspec.Find). A pod
+// of a known kind that does not convert to the typed API (a string where
+// a bool belongs, a list where a map belongs) is an error: guessing would
+// let a malformed manifest pass as clean. A pod found by its shape that
+// does not convert is left to the report's unscanned list
+// (podspec.Unscanned): the shape may be a look-alike of another API.
+func loadWorkloads(obj manifest.Object, version api.Version) ([]*workload, error) {
+	pods, kind, err := podspec.Find(obj)
+	if err != nil {
+		return nil, conversionError(obj, err)
 	}
-	tmpl := map[string]any{}
-	for key, path := range map[string]manifest.FieldPath{"metadata": paths.meta, "spec": paths.spec} {
-		v, found, err := unstructured.NestedFieldNoCopy(obj.Object, path...)
+	var out []*workload
+	for i := range pods {
+		w := &workload{obj: obj, src: &pods[i], version: version}
+		w.pod, err = pods[i].Typed()
 		if err != nil {
-			return nil, true, conversionError(obj, fmt.Errorf("%s: %w", path, err))
+			if kind == podspec.ByShape {
+				continue
+			}
+			return nil, conversionError(obj, err)
 		}
-		if found && v != nil {
-			tmpl[key] = v
-		}
+		w.refs = containerRefs(&w.pod.Spec, viewSpec)
+		out = append(out, w)
 	}
-	w = &workload{obj: obj, paths: paths}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(tmpl, &w.pod); err != nil {
-		return nil, true, conversionError(obj, err)
-	}
-	w.refs = containerRefs(&w.pod.Spec, paths.spec)
-	return w, true, nil
+	return out, nil
 }
 
 func conversionError(obj manifest.Object, err error) error {
@@ -146,11 +121,11 @@ func (w *workload) volumeIndex(name string) int {
 // probes matter: controllers that keep replicas up, and bare pods that
 // restart always. Jobs and CronJobs run to completion and need no probes.
 func (w *workload) longRunning() bool {
-	if w.obj.GetKind() == "Pod" {
+	if podspec.IsBuiltIn(w.obj.GroupVersionKind().GroupKind()) && w.obj.GetKind() == "Pod" {
 		rp := w.pod.Spec.RestartPolicy
 		return rp == "" || rp == corev1.RestartPolicyAlways
 	}
-	return w.paths.longRunning
+	return w.src.LongRunning
 }
 
 // isSidecar reports whether an init container is a native sidecar

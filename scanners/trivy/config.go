@@ -232,7 +232,7 @@ func toFinding(obj manifest.Object, root *yaml.Node, m Misconfiguration, secrets
 			Name:       name,
 			Container:  container,
 		},
-		Location: report.Location{Path: loc.Path, Line: loc.Line},
+		Location: loc,
 		Key:      container,
 	}
 	if f.Message == "" {

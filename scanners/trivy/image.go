@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
+	"github.com/kube-sentient/aegis/scanners/podspec"
 )
 
 // ImageName is the id of the image vulnerability scanner.
@@ -492,74 +492,86 @@ type imageUse struct {
 	path      manifest.FieldPath // to the image field, for Locate
 }
 
-// imagePodSpecs says where each pod-bearing kind keeps its PodSpec, by
-// group and kind: a custom resource called "Deployment" is not one.
-var imagePodSpecs = map[schema.GroupKind]manifest.FieldPath{
-	{Group: "", Kind: "Pod"}:                   {"spec"},
-	{Group: "", Kind: "ReplicationController"}: {"spec", "template", "spec"},
-	{Group: "apps", Kind: "Deployment"}:        {"spec", "template", "spec"},
-	{Group: "apps", Kind: "StatefulSet"}:       {"spec", "template", "spec"},
-	{Group: "apps", Kind: "DaemonSet"}:         {"spec", "template", "spec"},
-	{Group: "apps", Kind: "ReplicaSet"}:        {"spec", "template", "spec"},
-	{Group: "extensions", Kind: "Deployment"}:  {"spec", "template", "spec"},
-	{Group: "extensions", Kind: "DaemonSet"}:   {"spec", "template", "spec"},
-	{Group: "extensions", Kind: "ReplicaSet"}:  {"spec", "template", "spec"},
-	{Group: "batch", Kind: "Job"}:              {"spec", "template", "spec"},
-	{Group: "batch", Kind: "CronJob"}:          {"spec", "jobTemplate", "spec", "template", "spec"},
-}
-
 // collectImages lists the image of every container (init, regular and
-// ephemeral) of every pod template in set, in set order. A container list
-// or an image of the wrong type is an error naming the object: skipping
-// it would pass an image nobody scanned. A container without an image
-// (which the API server would refuse) has nothing to scan.
+// ephemeral) of every pod in set, in set order: the pods of built-in
+// workloads, of well-known custom resources and of pod-shaped fields
+// (podspec.Find), and the images such a resource keeps outside its
+// containers (a Prometheus's spec.image). A container list or an image of
+// the wrong type is an error naming the object: skipping it would pass an
+// image nobody scanned. A container without an image (which the API
+// server would refuse, or an operator's patch of its own container) has
+// nothing to scan.
 func collectImages(set *manifest.Set) ([]imageUse, error) {
 	var uses []imageUse
 	for _, obj := range set.Objects {
-		pod, ok := imagePodSpecs[obj.GroupVersionKind().GroupKind()]
-		if !ok {
-			continue
+		pods, _, err := podspec.Find(obj)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", obj.Origin.Location, obj.ID(), err)
 		}
-		for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
-			p := pod.Child(list)
-			v, found, err := unstructured.NestedFieldNoCopy(obj.Object, p...)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", obj.Origin.Location, obj.ID(), err)
-			}
-			if !found || v == nil {
-				continue // no pod spec, or no such list
-			}
-			items, ok := v.([]any)
-			if !ok {
-				return nil, fmt.Errorf("%s: %s: %s is not a list", obj.Origin.Location, obj.ID(), p)
-			}
-			for i, it := range items {
-				c, ok := it.(map[string]any)
+		for pi := range pods {
+			pod := &pods[pi]
+			spec := pod.Spec()
+			for _, list := range podspec.ContainerLists {
+				view := manifest.FieldPath{"spec", list}
+				v, found := spec[list]
+				if !found || v == nil {
+					continue // no such list
+				}
+				items, ok := v.([]any)
 				if !ok {
-					return nil, fmt.Errorf("%s: %s: %s[%d] is not a container", obj.Origin.Location, obj.ID(), p, i)
+					return nil, fmt.Errorf("%s: %s: %s is not a list", obj.Origin.Location, obj.ID(), pod.Source(view))
 				}
-				cname, _ := c["name"].(string)
-				sel := manifest.ItemByName(cname)
-				if cname == "" {
-					sel = fmt.Sprintf("[%d]", i)
+				for i, it := range items {
+					c, ok := it.(map[string]any)
+					if !ok {
+						return nil, fmt.Errorf("%s: %s: %s[%d] is not a container", obj.Origin.Location, obj.ID(), pod.Source(view), i)
+					}
+					cname, _ := c["name"].(string)
+					sel := manifest.ItemByName(cname)
+					if cname == "" {
+						sel = fmt.Sprintf("[%d]", i)
+					}
+					u, ok, err := imageAt(obj, c["image"], cname, pod.Source(view.Child(sel, "image")))
+					if err != nil {
+						return nil, err
+					}
+					if ok {
+						uses = append(uses, u)
+					}
 				}
-				imgPath := p.Child(sel, "image")
-				raw, has := c["image"]
-				if !has || raw == nil {
-					continue
+			}
+			for _, im := range pod.Images {
+				raw, _, err := unstructured.NestedFieldNoCopy(obj.Object, im.Path...)
+				if err != nil {
+					continue // a path through a non-map holds no image
 				}
-				ref, ok := raw.(string)
-				if !ok {
-					return nil, fmt.Errorf("%s: %s: %s is not a string", obj.Locate(imgPath), obj.ID(), imgPath)
+				u, ok, err := imageAt(obj, raw, im.Container, im.Path)
+				if err != nil {
+					return nil, err
 				}
-				if ref = strings.TrimSpace(ref); ref == "" {
-					continue
+				if ok {
+					uses = append(uses, u)
 				}
-				uses = append(uses, imageUse{obj: obj, container: cname, ref: ref, path: imgPath})
 			}
 		}
 	}
 	return uses, nil
+}
+
+// imageAt is the use of an image field's value: none for a missing or
+// empty one, an error for one that is not a string.
+func imageAt(obj manifest.Object, raw any, container string, path manifest.FieldPath) (imageUse, bool, error) {
+	if raw == nil {
+		return imageUse{}, false, nil
+	}
+	ref, ok := raw.(string)
+	if !ok {
+		return imageUse{}, false, fmt.Errorf("%s: %s: %s is not a string", obj.Locate(path), obj.ID(), path)
+	}
+	if ref = strings.TrimSpace(ref); ref == "" {
+		return imageUse{}, false, nil
+	}
+	return imageUse{obj: obj, container: container, ref: ref, path: path}, true, nil
 }
 
 // finding maps one vulnerability of the container's image. repo is the
@@ -586,7 +598,7 @@ func (u imageUse) finding(v Vulnerability, repo string) report.Finding {
 			Name:       name,
 			Container:  u.container,
 		},
-		Location: report.Location{Path: loc.Path, Line: loc.Line},
+		Location: loc,
 		Image:    u.ref,
 		Key:      v.PkgName,
 	}
