@@ -1,6 +1,7 @@
 package action
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -48,6 +49,14 @@ const (
 	InputReleaseName        = "release-name"
 	InputNamespace          = "namespace"
 	InputKubeVersion        = "kube-version"
+	InputRecurse            = "recurse"
+	InputInclude            = "include"
+	InputExclude            = "exclude"
+	InputJsonnetTLA         = "jsonnet-tla"
+	InputJsonnetTLACode     = "jsonnet-tla-code"
+	InputJsonnetExtVar      = "jsonnet-ext-var"
+	InputJsonnetExtVarCode  = "jsonnet-ext-var-code"
+	InputJsonnetLibs        = "jsonnet-libs"
 	InputPublish            = "publish"
 )
 
@@ -223,6 +232,40 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 		ReleaseName: raw[InputReleaseName],
 		Namespace:   raw[InputNamespace],
 		KubeVersion: raw[InputKubeVersion],
+		Include:     strings.TrimSpace(raw[InputInclude]),
+		Exclude:     strings.TrimSpace(raw[InputExclude]),
+	}
+	// Plain directories, as Argo CD's spec.source.directory.
+	if in.Render.Recurse, err = parseBool(raw[InputRecurse], false); err != nil {
+		bad(InputRecurse, "%v", err)
+	}
+	in.Render.Jsonnet.Libs = lines(raw[InputJsonnetLibs])
+	for _, set := range []struct {
+		name string
+		code bool
+		dst  *[]render.JsonnetVar
+	}{
+		{InputJsonnetTLA, false, &in.Render.Jsonnet.TLAs},
+		{InputJsonnetTLACode, true, &in.Render.Jsonnet.TLAs},
+		{InputJsonnetExtVar, false, &in.Render.Jsonnet.ExtVars},
+		{InputJsonnetExtVarCode, true, &in.Render.Jsonnet.ExtVars},
+	} {
+		for _, l := range lines(raw[set.name]) {
+			v, err := render.ParseJsonnetVar(l, set.code)
+			if err != nil {
+				bad(set.name, "%v", err)
+				continue
+			}
+			*set.dst = append(*set.dst, v)
+		}
+	}
+	if err := render.CheckDirectory(in.Render); err != nil {
+		var ge *render.GlobError
+		if errors.As(err, &ge) {
+			bad(ge.Setting, "%v", err)
+		} else {
+			bad(InputJsonnetLibs, "%v", err)
+		}
 	}
 	if len(errs) > 0 {
 		return in, &verify.InputError{Msg: strings.Join(errs, "; ")}
@@ -246,7 +289,8 @@ var inputNames = []string{
 	InputPath, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
 	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait, InputReportOnly,
 	InputComment, InputCommentMode, InputCommentAuthor, InputToken, InputCategory, InputAllowUntrustedHead,
-	InputValues, InputSet, InputSetJSON, InputSetString, InputSetFile, InputSetLiteral, InputReleaseName, InputNamespace, InputKubeVersion, InputPublish,
+	InputValues, InputSet, InputSetJSON, InputSetString, InputSetFile, InputSetLiteral, InputReleaseName, InputNamespace, InputKubeVersion,
+	InputRecurse, InputInclude, InputExclude, InputJsonnetTLA, InputJsonnetTLACode, InputJsonnetExtVar, InputJsonnetExtVarCode, InputJsonnetLibs, InputPublish,
 }
 
 // parseBool accepts the YAML 1.2 core booleans, as actions/toolkit's

@@ -36,6 +36,7 @@ type Config struct {
 	Scanners   map[string]ScannerSettings `yaml:"scanners"`
 	Waivers    []Waiver                   `yaml:"waivers"`
 	Render     Render                     `yaml:"render"`
+	Helm       Helm                       `yaml:"helm"`
 
 	// Path is the file the config was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -369,6 +370,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		c.Scanners[name] = s
 	}
 	if err := c.Render.validate(c.Path, childNode(root, "render")); err != nil {
+		return err
+	}
+	if err := c.Helm.validate(c.Path, childNode(root, "helm")); err != nil {
 		return err
 	}
 	waivers := childNode(root, "waivers")

@@ -129,6 +129,10 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 		Set:         s.HelmSet,
 		KubeVersion: o.Env.KubeVersion,
 		APIVersions: o.Env.KubeAPIVersions,
+		Recurse:     s.Recurse,
+		Include:     s.Include,
+		Exclude:     s.Exclude,
+		Jsonnet:     s.Jsonnet,
 		Limits:      o.Limits,
 	}
 	// In a child process, bounded: the revision under review wrote the

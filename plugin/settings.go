@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/verify"
 )
@@ -36,18 +38,27 @@ type Announcement struct {
 
 // Parameter names.
 const (
-	ParamValuesFiles   = "values-files"
-	ParamHelmSet       = "helm-set"
-	ParamReleaseName   = "release-name"
-	ParamGate          = "gate"
-	ParamImage         = "image"
-	ParamGateNamespace = "gate-namespace"
-	ParamGateTimeout   = "gate-timeout"
-	ParamShadow        = "shadow"
-	ParamShadowTimeout = "shadow-timeout"
-	ParamVerdictTTL    = "verdict-ttl"
-	ParamFailOn        = "fail-on"
-	ParamAppNamespace  = "app-namespace"
+	ParamValuesFiles = "values-files"
+	ParamHelmSet     = "helm-set"
+	ParamReleaseName = "release-name"
+	// Plain directories, as Argo CD's spec.source.directory.
+	ParamRecurse           = "recurse"
+	ParamInclude           = "include"
+	ParamExclude           = "exclude"
+	ParamJsonnetTLA        = "jsonnet-tla"
+	ParamJsonnetTLACode    = "jsonnet-tla-code"
+	ParamJsonnetExtVar     = "jsonnet-ext-var"
+	ParamJsonnetExtVarCode = "jsonnet-ext-var-code"
+	ParamJsonnetLibs       = "jsonnet-libs"
+	ParamGate              = "gate"
+	ParamImage             = "image"
+	ParamGateNamespace     = "gate-namespace"
+	ParamGateTimeout       = "gate-timeout"
+	ParamShadow            = "shadow"
+	ParamShadowTimeout     = "shadow-timeout"
+	ParamVerdictTTL        = "verdict-ttl"
+	ParamFailOn            = "fail-on"
+	ParamAppNamespace      = "app-namespace"
 )
 
 // Defaults of the gate.
@@ -80,6 +91,22 @@ var Parameters = []Announcement{
 		Tooltip: "Helm values as key: value, applied after the values files like --set (keys use Helm's dotted paths; values are literal, commas included)."},
 	{Name: ParamReleaseName, Title: "Helm release name", CollectionType: CollectionString,
 		Tooltip: "Helm release name (default: the Application's name, as Argo CD's own Helm source uses)."},
+	{Name: ParamRecurse, Title: "Directory: recurse", CollectionType: CollectionString, Default: "false",
+		Tooltip: "A plain directory: true also reads its subdirectories (Argo CD's directory.recurse); false reads only its own files, as Argo CD's default."},
+	{Name: ParamInclude, Title: "Directory: include", CollectionType: CollectionString,
+		Tooltip: "A plain directory: read only the files whose path relative to it matches this glob (Argo CD's directory.include; '*' also matches '/', '{a,b}' lists)."},
+	{Name: ParamExclude, Title: "Directory: exclude", CollectionType: CollectionString,
+		Tooltip: "A plain directory: skip the files whose path relative to it matches this glob (Argo CD's directory.exclude; wins over include)."},
+	{Name: ParamJsonnetTLA, Title: "Jsonnet top-level arguments", CollectionType: CollectionMap,
+		Tooltip: "Jsonnet top-level arguments as name: string value (Argo CD's directory.jsonnet.tlas); as a plugin env entry, a JSON object."},
+	{Name: ParamJsonnetTLACode, Title: "Jsonnet top-level arguments (code)", CollectionType: CollectionMap,
+		Tooltip: "Jsonnet top-level arguments as name: Jsonnet code (tlas with code: true); as a plugin env entry, a JSON object."},
+	{Name: ParamJsonnetExtVar, Title: "Jsonnet external variables", CollectionType: CollectionMap,
+		Tooltip: "Jsonnet external variables as name: string value (Argo CD's directory.jsonnet.extVars); as a plugin env entry, a JSON object."},
+	{Name: ParamJsonnetExtVarCode, Title: "Jsonnet external variables (code)", CollectionType: CollectionMap,
+		Tooltip: "Jsonnet external variables as name: Jsonnet code (extVars with code: true); as a plugin env entry, a JSON object."},
+	{Name: ParamJsonnetLibs, Title: "Jsonnet libraries", CollectionType: CollectionArray,
+		Tooltip: "Jsonnet library directories searched by imports, relative to the repository root (Argo CD's directory.jsonnet.libs)."},
 	{Name: ParamGate, Title: "PreSync gate", CollectionType: CollectionString, Default: "true",
 		Tooltip: "true appends the aegis PreSync gate (a ConfigMap with the rendered set and a Job that verifies it); false renders only."},
 	{Name: ParamImage, Title: "Gate image", CollectionType: CollectionString,
@@ -116,6 +143,11 @@ type Settings struct {
 	ValuesFiles []string
 	HelmSet     []string // each one --set argument
 	ReleaseName string
+	// Plain directories: recurse, include, exclude and Jsonnet, as
+	// Argo CD's spec.source.directory.
+	Recurse          bool
+	Include, Exclude string
+	Jsonnet          render.JsonnetConfig
 	// Gate.
 	Gate          bool
 	Image         string
@@ -196,7 +228,16 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 		case CollectionArray:
 			arrays[a.Name] = splitList(v)
 		case CollectionMap:
-			if v != "" {
+			if a.Name != ParamHelmSet {
+				// Jsonnet variables: a JSON object of strings.
+				m := map[string]string{}
+				if strings.TrimSpace(v) != "" {
+					if err := json.Unmarshal([]byte(v), &m); err != nil {
+						return s, &verify.InputError{Msg: fmt.Sprintf("plugin env %s%s: a JSON object of strings, such as {\"env\": \"prod\"}: %v", EnvPluginPrefix, k, err)}
+					}
+				}
+				maps[a.Name] = m
+			} else if v != "" {
 				setStrs = append(setStrs, v)
 			}
 		default:
@@ -261,6 +302,9 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 			s.HelmSet = append(s.HelmSet, k+"="+escapeSetValue(m[k]))
 		}
 	}
+	if err := s.directorySettings(strs, arrays, maps); err != nil {
+		return s, err
+	}
 	s.ReleaseName = name
 	if v, ok := strs[ParamReleaseName]; ok && v != "" {
 		s.ReleaseName = v
@@ -323,6 +367,59 @@ func (e *Env) Settings(toolVersion string) (Settings, error) {
 		return s, &verify.InputError{Msg: fmt.Sprintf("Application namespace %q is not a namespace name: %s", s.AppNamespace, strings.Join(errs, "; "))}
 	}
 	return s, nil
+}
+
+// directorySettings reads recurse, include, exclude and the Jsonnet
+// parameters.
+func (s *Settings) directorySettings(strs map[string]string, arrays map[string][]string, maps map[string]map[string]string) error {
+	if v := strs[ParamRecurse]; v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q must be true or false, got %q", ParamRecurse, v)}
+		}
+		s.Recurse = b
+	}
+	for _, g := range []struct {
+		name string
+		dst  *string
+	}{{ParamInclude, &s.Include}, {ParamExclude, &s.Exclude}} {
+		v := strs[g.name]
+		if v == "" {
+			continue
+		}
+		if _, err := render.CompileGlob(g.name, v); err != nil {
+			return &verify.InputError{Msg: fmt.Sprintf("plugin parameter %v", err)}
+		}
+		*g.dst = v
+	}
+	for _, set := range []struct {
+		name string
+		code bool
+		dst  *[]render.JsonnetVar
+	}{
+		{ParamJsonnetTLA, false, &s.Jsonnet.TLAs},
+		{ParamJsonnetTLACode, true, &s.Jsonnet.TLAs},
+		{ParamJsonnetExtVar, false, &s.Jsonnet.ExtVars},
+		{ParamJsonnetExtVarCode, true, &s.Jsonnet.ExtVars},
+	} {
+		m := maps[set.name]
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == "" {
+				return &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q has an empty name", set.name)}
+			}
+			*set.dst = append(*set.dst, render.JsonnetVar{Name: k, Value: m[k], Code: set.code})
+		}
+	}
+	s.Jsonnet.Libs = arrays[ParamJsonnetLibs]
+	if err := render.CheckDirectory(render.Options{Jsonnet: s.Jsonnet}); err != nil {
+		return &verify.InputError{Msg: fmt.Sprintf("plugin parameter %q: %v", ParamJsonnetLibs, err)}
+	}
+	return nil
 }
 
 // gateMargin is the time the gate keeps, beyond the shadow health wait, for

@@ -64,12 +64,19 @@ const (
 // "mychart/templates/deployment.yaml") and the template's file relative to
 // root with the line where the object starts; its Locator points a field at
 // the values file line that sets it when that can be told (see helmLocator).
-func renderHelm(ctx context.Context, root, dir string, opts Options) (objs []manifest.Object, err error) {
+func renderHelm(ctx context.Context, root, dir string, opts Options) ([]manifest.Object, error) {
+	objs, _, err := renderHelmDeps(ctx, root, dir, opts)
+	return objs, err
+}
+
+// renderHelmDeps is renderHelm that also returns the dependencies it
+// downloaded (helm_deps.go).
+func renderHelmDeps(ctx context.Context, root, dir string, opts Options) (objs []manifest.Object, deps []Dependency, err error) {
 	// Helm's code is not written for hostile input; whatever slips through
 	// its own guards must end as an error, never as a crash of the run.
 	defer func() {
 		if r := recover(); r != nil {
-			objs, err = nil, &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: fmt.Sprintf("helm: rendering failed: %v", r)}
+			objs, deps, err = nil, nil, &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: fmt.Sprintf("helm: rendering failed: %v", r)}
 		}
 	}()
 	h := &helmRun{
@@ -82,7 +89,8 @@ func renderHelm(ctx context.Context, root, dir string, opts Options) (objs []man
 		byName:  map[string]chartTemplate{},
 		values:  map[string][]*yaml.Node{},
 	}
-	return h.run(ctx)
+	objs, err = h.run(ctx)
+	return objs, h.deps, err
 }
 
 // helmRun holds the state of one chart rendering.
@@ -113,6 +121,8 @@ type helmRun struct {
 	merged  common.Values
 	docs    map[*common.File]*tmplDoc
 	defines map[string]tmplDefine
+	// deps are the dependencies downloaded for this chart (helm_deps.go).
+	deps []Dependency
 }
 
 // chartSource says where a loaded chart file lives.
@@ -145,6 +155,9 @@ func (h *helmRun) run(ctx context.Context) ([]manifest.Object, error) {
 	chartYAML := path.Join(h.relDir, "Chart.yaml")
 	if chrt.Metadata.Type == "library" {
 		return nil, manifest.Errorf(chartYAML, 0, "a library chart cannot be rendered on its own")
+	}
+	if err := h.fetchDependencies(ctx, chrt, h.relDir); err != nil {
+		return nil, err
 	}
 	if err := h.checkDependencies(chrt, h.relDir); err != nil {
 		return nil, err
@@ -471,8 +484,8 @@ func (h *helmRun) registerArchive(c *chart.Chart, archivePath string) {
 }
 
 // checkDependencies refuses, as `helm template` does, a chart whose
-// Chart.yaml lists dependencies that charts/ does not hold: we never
-// download them.
+// Chart.yaml lists dependencies that charts/ does not hold and
+// fetchDependencies (helm_deps.go) did not download.
 func (h *helmRun) checkDependencies(c *chart.Chart, srcDir string) error {
 	var missing []string
 	for _, req := range c.Metadata.Dependencies {
@@ -492,7 +505,7 @@ func (h *helmRun) checkDependencies(c *chart.Chart, srcDir string) error {
 	}
 	if len(missing) > 0 {
 		return manifest.Errorf(path.Join(srcDir, "Chart.yaml"), h.keyLine(c, "dependencies"),
-			"dependencies missing from charts/ (aegis does not download them; run `helm dependency build` and commit charts/): %s", strings.Join(missing, ", "))
+			"dependencies missing from charts/ (run `helm dependency build` and commit charts/, or let aegis download them from the repository hosts listed in the trusted policy's helm.dependencies.allowHosts): %s", strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -59,6 +59,21 @@ type Options struct {
 	// predictable. See helm_deterministic.go.
 	Deterministic bool
 
+	// HelmDependencies lets the dependencies a chart's Chart.yaml lists
+	// and charts/ lacks be downloaded, from allowed hosts only (off when
+	// AllowHosts is empty): see helm_deps.go.
+	HelmDependencies HelmDependencies
+
+	// Plain-directory settings, named as Argo CD's
+	// spec.source.directory (directory.go): Recurse reads subdirectories
+	// too (off, as Argo CD's default); Include and Exclude are Argo CD
+	// globs ('{a,b}' lists) matched against a file's path relative to the
+	// directory; Jsonnet sets how .jsonnet files evaluate (jsonnet.go).
+	Recurse bool          `json:",omitempty"`
+	Include string        `json:",omitempty"`
+	Exclude string        `json:",omitempty"`
+	Jsonnet JsonnetConfig `json:",omitzero"`
+
 	Limits manifest.Limits // zero means manifest.DefaultLimits
 }
 
@@ -73,6 +88,9 @@ func (o Options) limits() manifest.Limits {
 type Result struct {
 	Type Type
 	Set  *manifest.Set
+	// Dependencies are the Helm chart dependencies downloaded to render
+	// it, with their archives' sha256.
+	Dependencies []Dependency
 }
 
 // Render renders the source at root/path. root is the side's root (the
@@ -88,11 +106,12 @@ func Render(ctx context.Context, root, path string, opts Options) (*Result, erro
 		return nil, err
 	}
 	var objs []manifest.Object
+	var deps []Dependency
 	switch t {
 	case Kustomize:
 		objs, err = renderKustomize(ctx, root, dir, opts)
 	case Helm:
-		objs, err = renderHelm(ctx, root, dir, opts)
+		objs, deps, err = renderHelmDeps(ctx, root, dir, opts)
 	default:
 		objs, err = renderPlain(root, dir, opts)
 	}
@@ -103,7 +122,7 @@ func Render(ctx context.Context, root, path string, opts Options) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Type: t, Set: set}, nil
+	return &Result{Type: t, Set: set, Dependencies: deps}, nil
 }
 
 // resolveDir joins root and path and refuses paths that leave root.
@@ -160,77 +179,12 @@ func rel(root, p string) string {
 	return filepath.ToSlash(r)
 }
 
-// renderPlain decodes every .yaml, .yml and .json file under dir, in lexical
-// order, recursively (as Argo CD's directory source with recurse: true).
-func renderPlain(root, dir string, opts Options) ([]manifest.Object, error) {
-	dec := manifest.NewDecoder(opts.limits())
-	var objs []manifest.Object
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Type()&os.ModeSymlink != 0 {
-			if strings.HasPrefix(d.Name(), ".") {
-				return nil // as dot-directories: not part of the manifests
-			}
-			if _, err := os.Stat(p); err != nil && !isManifestFile(d.Name()) {
-				return nil // a broken link to something else than a manifest
-			}
-			// Any link out of the root is refused (Argo CD refuses a
-			// repository with out-of-bounds symlinks), manifest or not.
-			if err := checkSymlink(root, p); err != nil {
-				return err
-			}
-			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-				// Not followed (nor does Argo CD's directory source): a
-				// loop is refused, as it can only be a trap.
-				if err := checkDirSymlinkLoop(root, p); err != nil {
-					return err
-				}
-				return nil
-			}
-		}
-		if !isManifestFile(d.Name()) || isPolicyFile(d.Name()) {
-			return nil
-		}
-		data, err := readLimited(p, opts.limits().MaxFileBytes)
-		if err != nil {
-			return &manifest.SourceError{Location: manifest.Location{Path: rel(root, p)}, Msg: err.Error()}
-		}
-		got, err := dec.Decode(rel(root, p), data)
-		if err != nil {
-			return err
-		}
-		objs = append(objs, got...)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(objs) == 0 {
-		return nil, &manifest.SourceError{Location: manifest.Location{Path: rel(root, dir)}, Msg: "no Kubernetes objects found (no kustomization, no Chart.yaml, no YAML or JSON manifests)"}
-	}
-	return objs, nil
-}
+// renderPlain, the plain-directory reader: directory.go.
 
 // isPolicyFile is aegis's own policy (.aegis.yaml), which may sit in a
 // plain directory and is no Kubernetes object.
 func isPolicyFile(name string) bool {
 	return name == ".aegis.yaml" || name == ".aegis.yml"
-}
-
-func isManifestFile(name string) bool {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }
 
 // checkSymlink refuses a symlink whose target leaves the source root: a PR

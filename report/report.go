@@ -101,6 +101,20 @@ type Side struct {
 	// removes it: its path or a values file does not exist there); the
 	// side then has no objects.
 	Absent string `json:"absent,omitempty"`
+	// Dependencies are the Helm chart dependencies aegis downloaded to
+	// render the side (helm.dependencies in the policy), each with its
+	// archive's sha256: Chart.lock's digest covers the list, not the
+	// archives.
+	Dependencies []ChartDependency `json:"dependencies,omitempty"`
+}
+
+// ChartDependency is one downloaded Helm chart dependency.
+type ChartDependency struct {
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	Repository string `json:"repository"`
+	URL        string `json:"url"`
+	SHA256     string `json:"sha256"`
 }
 
 // ScannerStatus of one scanner run on one side.

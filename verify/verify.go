@@ -256,6 +256,11 @@ func renderSide(ctx context.Context, name string, spec Source, opts Options) (*r
 	// are the same on every run and on both sides (render.Options).
 	ropts := opts.Render
 	ropts.Deterministic = true
+	if opts.Config != nil {
+		// The trusted policy's (the base's), never the head's.
+		hd := opts.Config.Helm.Dependencies
+		ropts.HelmDependencies = render.HelmDependencies{AllowHosts: hd.AllowHosts, Pin: hd.Pin, Mirrors: hd.Mirrors, CacheDir: hd.CacheDir}
+	}
 	res, err := isolate.Render(ctx, src.root, src.path, ropts, isolate.FromConfig(opts.Config))
 	if err != nil {
 		src.cleanup()
@@ -272,7 +277,17 @@ func sideReport(s *renderedSide) report.Side {
 		Digest:  s.rendered.Set.Digest(),
 		Objects: s.rendered.Set.Len(),
 		Absent:  s.absent,
+		// The Helm dependencies downloaded, with their archives' sha256.
+		Dependencies: chartDependencies(s.rendered.Dependencies),
 	}
+}
+
+func chartDependencies(deps []render.Dependency) []report.ChartDependency {
+	var out []report.ChartDependency
+	for _, d := range deps {
+		out = append(out, report.ChartDependency{Name: d.Name, Version: d.Version, Repository: d.Repository, URL: d.URL, SHA256: d.SHA256})
+	}
+	return out
 }
 
 // appAbsence says why the app at root/path is not there: PATH, or a

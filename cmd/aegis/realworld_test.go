@@ -175,6 +175,10 @@ func TestRealworldNoOpVerify(t *testing.T) {
 		{"plain", "AI/model-serving-tensorflow", "plain", 5, nil},
 		{"plain", "web/guestbook-go", "plain", 6, nil},
 		{"plain", "databases/mysql-cinder-pd", "plain", 2, nil},
+		// vllm-deployment.yaml and vllm-service.yaml; hpa/'s alternative
+		// layouts are not read (Argo CD's directory source default,
+		// recurse: false): cmd/aegis/directory_test.go.
+		{"plain", "AI/vllm-deployment", "plain", 2, nil},
 		{"charts", "kube-state-metrics", "helm", 5, nil},
 		{"charts", "prometheus-node-exporter", "helm", 3, nil},
 		// opentelemetry-collector needs image.repository (templates/NOTES.txt

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -33,6 +34,14 @@ type sourceFlags struct {
 	namespace        string
 	kubeVersion      string
 	apiVersions      []string
+	// Plain directories, as Argo CD's spec.source.directory.
+	recurse           bool
+	include, exclude  string
+	jsonnetTLA        []string
+	jsonnetTLACode    []string
+	jsonnetExtVar     []string
+	jsonnetExtVarCode []string
+	jsonnetLibs       []string
 }
 
 func (f *sourceFlags) register(c *cobra.Command) {
@@ -52,6 +61,48 @@ func (f *sourceFlags) register(c *cobra.Command) {
 	fl.StringVarP(&f.namespace, "namespace", "n", "default", "Helm release namespace")
 	fl.StringVar(&f.kubeVersion, "kube-version", "", "Kubernetes version for Helm's .Capabilities (e.g. v1.37.2)")
 	fl.StringSliceVar(&f.apiVersions, "api-versions", nil, "extra API versions for Helm's .Capabilities.APIVersions")
+	fl.BoolVar(&f.recurse, "recurse", false, "plain directory: read subdirectories too (Argo CD's directory.recurse; off: only the directory's own files)")
+	fl.StringVar(&f.include, "include", "", "plain directory: read only files whose path (relative to the directory) matches this Argo CD glob, e.g. '{a.yaml,b/*.yaml}'")
+	fl.StringVar(&f.exclude, "exclude", "", "plain directory: skip files whose path (relative to the directory) matches this Argo CD glob (wins over --include)")
+	fl.StringArrayVar(&f.jsonnetTLA, "jsonnet-tla", nil, "Jsonnet top-level argument name=value, a string (repeatable)")
+	fl.StringArrayVar(&f.jsonnetTLACode, "jsonnet-tla-code", nil, "Jsonnet top-level argument name=code (repeatable)")
+	fl.StringArrayVar(&f.jsonnetExtVar, "jsonnet-ext-var", nil, "Jsonnet external variable name=value, a string (repeatable)")
+	fl.StringArrayVar(&f.jsonnetExtVarCode, "jsonnet-ext-var-code", nil, "Jsonnet external variable name=code (repeatable)")
+	fl.StringArrayVar(&f.jsonnetLibs, "jsonnet-libs", nil, "Jsonnet library directory, relative to the repository root (or to --base-dir/--head-dir), searched by imports (repeatable)")
+}
+
+// directoryOptions are the plain-directory settings of the flags,
+// validated: an invalid glob or Jsonnet setting is a usage error.
+func (f *sourceFlags) directoryOptions(o *render.Options) error {
+	o.Recurse, o.Include, o.Exclude = f.recurse, f.include, f.exclude
+	o.Jsonnet.Libs = f.jsonnetLibs
+	for _, set := range []struct {
+		flag string
+		vals []string
+		code bool
+		dst  *[]render.JsonnetVar
+	}{
+		{"--jsonnet-tla", f.jsonnetTLA, false, &o.Jsonnet.TLAs},
+		{"--jsonnet-tla-code", f.jsonnetTLACode, true, &o.Jsonnet.TLAs},
+		{"--jsonnet-ext-var", f.jsonnetExtVar, false, &o.Jsonnet.ExtVars},
+		{"--jsonnet-ext-var-code", f.jsonnetExtVarCode, true, &o.Jsonnet.ExtVars},
+	} {
+		for _, v := range set.vals {
+			jv, err := render.ParseJsonnetVar(v, set.code)
+			if err != nil {
+				return &usageError{err: fmt.Errorf("%s: %w", set.flag, err)}
+			}
+			*set.dst = append(*set.dst, jv)
+		}
+	}
+	if err := render.CheckDirectory(*o); err != nil {
+		var ge *render.GlobError
+		if errors.As(err, &ge) {
+			return &usageError{err: fmt.Errorf("--%w", err)}
+		}
+		return &usageError{err: err}
+	}
+	return nil
 }
 
 func (f *sourceFlags) options() (verify.Options, error) {
@@ -63,23 +114,23 @@ func (f *sourceFlags) options() (verify.Options, error) {
 	if err := verify.CheckSource("head", head, "--head", "--head-dir"); err != nil {
 		return verify.Options{}, &usageError{err: err}
 	}
-	return verify.Options{
-		Base: base,
-		Head: head,
-		Render: render.Options{
-			AllowRemoteBases: f.allowRemoteBases,
-			ReleaseName:      f.releaseName,
-			Namespace:        f.namespace,
-			ValuesFiles:      f.valuesFiles,
-			Set:              f.set,
-			SetJSON:          f.setJSON,
-			SetString:        f.setString,
-			SetFile:          f.setFile,
-			SetLiteral:       f.setLiteral,
-			KubeVersion:      f.kubeVersion,
-			APIVersions:      f.apiVersions,
-		},
-	}, nil
+	ropts := render.Options{
+		AllowRemoteBases: f.allowRemoteBases,
+		ReleaseName:      f.releaseName,
+		Namespace:        f.namespace,
+		ValuesFiles:      f.valuesFiles,
+		Set:              f.set,
+		SetJSON:          f.setJSON,
+		SetString:        f.setString,
+		SetFile:          f.setFile,
+		SetLiteral:       f.setLiteral,
+		KubeVersion:      f.kubeVersion,
+		APIVersions:      f.apiVersions,
+	}
+	if err := f.directoryOptions(&ropts); err != nil {
+		return verify.Options{}, err
+	}
+	return verify.Options{Base: base, Head: head, Render: ropts}, nil
 }
 
 type verifyFlags struct {

@@ -167,6 +167,16 @@ func encodeResponse(w *bufio.Writer, res *render.Result, rerr error) error {
 			}
 			e.byte(approx)
 		}
+		// The Helm dependencies downloaded (render/helm_deps.go).
+		e.uint(uint64(len(res.Dependencies)))
+		for _, dep := range res.Dependencies {
+			e.str(dep.Name)
+			e.str(dep.Version)
+			e.str(dep.Repository)
+			e.str(dep.URL)
+			e.str(dep.SHA256)
+			e.byte(boolByte(dep.Cached))
+		}
 	}
 	e.buf = append(e.buf, trailer...)
 	e.flushBuf()
@@ -416,6 +426,12 @@ func decodeResult(d *decoder) (*render.Result, error) {
 		l.Approximate = d.byte() == 1
 		*locs = append(*locs, l)
 	}
+	var deps []render.Dependency
+	for range d.count() {
+		dep := render.Dependency{Name: d.str(), Version: d.str(), Repository: d.str(), URL: d.str(), SHA256: d.str()}
+		dep.Cached = d.byte() == 1
+		deps = append(deps, dep)
+	}
 	if d.err != nil || d.pos != len(d.data) {
 		return nil, errCorrupt
 	}
@@ -429,7 +445,7 @@ func decodeResult(d *decoder) (*render.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &render.Result{Type: typ, Set: set}, nil
+	return &render.Result{Type: typ, Set: set, Dependencies: deps}, nil
 }
 
 func decodeError(d *decoder) error {
