@@ -252,9 +252,10 @@ median_bench() {
     }
   }' "$1"
 }
-# 5. Go benchmarks.
+# 5. Go benchmarks (the krusty comparison has a section of its own, 5b).
+krusty_benches='^(BenchmarkKrustyAlone|BenchmarkRenderKustomizeTrees)$'
 echo "== go test -bench"
-go test -run '^$' -bench . -benchmem -count "$bench_count" ./report/ ./sarif/ ./scanners/posture/ ./render/ ./manifest/ >"$results/gobench.raw" 2>&1 ||
+go test -run '^$' -bench . -skip "$krusty_benches" -benchmem -count "$bench_count" ./report/ ./sarif/ ./scanners/posture/ ./render/ ./manifest/ >"$results/gobench.raw" 2>&1 ||
   failures+=("go benchmarks")
 grep -E '^(Benchmark|ok|FAIL|---)' "$results/gobench.raw" || true
 median_bench "$results/gobench.raw" >"$results/gobench.txt"
@@ -275,6 +276,30 @@ else
   generate_out="not measured: ./plugin/ has no BenchmarkGenerate$( [[ ! -s $work/list.err ]] || echo " (its tests do not build: $(head -1 "$work/list.err"))")"
   echo "$generate_out"
 fi
+
+# 5b. What aegis adds to krusty: krusty alone (with the origin annotations
+# aegis asks for, and without) against render.Render on the same trees, one
+# run each (a build of the many-patch tree takes seconds to minutes), and
+# the corpus apps and charts (hack/perf/corpus.sh).
+echo "== render.Render vs krusty alone (render/bench_krusty_test.go), corpus (hack/perf/corpus.sh)"
+krusty_patches=${AEGIS_BENCH_PATCHES:-100}
+AEGIS_BENCH_PATCHES=$krusty_patches go test -run '^$' -bench "$krusty_benches" -benchmem -benchtime 1x -count 1 ./render/ >"$results/krusty.txt" 2>"$work/krusty.err" ||
+  { failures+=("krusty comparison"); tail -5 "$work/krusty.err" >&2; }
+grep -E '^Benchmark' "$results/krusty.txt" || true
+krusty_ns_of() { awk -v n="$2" '$1 ~ "^"n"(-[0-9]+)?$" {for (i = 3; i < NF; i++) if ($(i+1) == "ns/op") print $i}' "$1" | head -1; }
+krusty_rows=""
+for tree in overlay1000 "patches$krusty_patches"; do
+  kr=$(krusty_ns_of "$results/krusty.txt" "BenchmarkKrustyAlone/$tree")
+  kn=$(krusty_ns_of "$results/krusty.txt" "BenchmarkKrustyAlone/$tree/no-origin")
+  ae=$(krusty_ns_of "$results/krusty.txt" "BenchmarkRenderKustomizeTrees/$tree")
+  if [[ -n "$kr" && -n "$kn" && -n "$ae" ]]; then
+    krusty_rows+=$(awk -v t="$tree" -v a="$ae" -v k="$kr" -v n="$kn" 'BEGIN {printf "| %s | %.0f | %.0f | %.0f | %.2f | %.2f |", t, a / 1e6, k / 1e6, n / 1e6, a / k, a / n}')$'\n'
+  else
+    krusty_rows+="| $tree | not measured | | | | |"$'\n'
+  fi
+done
+corpus_table=$(hack/perf/corpus.sh 2>"$work/corpus.err") || { failures+=("corpus"); corpus_table="Not measured in this run: $(tail -1 "$work/corpus.err")"; }
+echo "$corpus_table"
 
 # The write-up.
 # gobench_table FILE: a Markdown table of `go test -bench` lines.
@@ -472,6 +497,31 @@ $image_out
 \`go test -run '^\$' -bench . -benchmem -count $bench_count ./report/ ./sarif/ ./scanners/posture/ ./render/ ./manifest/\`, median of the $bench_count runs
 
 $(gobench_table "$results/gobench.txt")
+
+<!-- krusty: filled by hack/bench.sh from render/bench_krusty_test.go and hack/perf/corpus.sh -->
+## What aegis adds to krusty, and corpus apps and charts
+
+\`AEGIS_BENCH_PATCHES=$krusty_patches go test -run '^\$' -bench '$krusty_benches' -benchmem -benchtime 1x ./render/\`, one run each:
+krusty alone with the options aegis uses and the origin annotations aegis asks for (the floor, goal: aegis <= 1.1 times
+it), krusty alone without them (a plain \`kustomize build\`), and \`render.Render\` in process. overlay1000 is
+hack/gentree's layout (1,000 objects under an overlay with a namespace, a prefix, labels and a patch);
+patches$krusty_patches is $krusty_patches Deployments with one inline patch each.
+
+| tree | aegis render.Render, ms | krusty with origins, ms | krusty without origins, ms | aegis / krusty with origins | aegis / krusty without |
+|---|---:|---:|---:|---:|---:|
+$krusty_rows
+With origin annotations on (any \`buildMetadata\`), krusty records every transformer of the build on every resource
+(\`resWrangler.AddTransformerAnnotation\`, which decodes and re-encodes the growing
+\`alpha.config.kubernetes.io/transformations\` annotation each time): with one transformer per inline patch that is
+patches x resources x annotation length, krusty's own cost, which a profile of the many-patch tree shows as nearly
+all of it; aegis's own work (tree read, origins, locators, decoding, digest) stays below the profile's cut-off there.
+
+\`hack/perf/corpus.sh\` (the corpus read in place, never copied): one process per figure, the median of 5 renders
+and that process's peak RSS; kustomize apps against krusty alone with origin annotations, charts against the Helm
+SDK alone (load, values, engine).
+
+$corpus_table
+<!-- krusty: end -->
 
 <!-- generate: filled by hack/bench.sh from go test -bench BenchmarkGenerate ./plugin/ -->
 ## Argo CD generate
