@@ -1,13 +1,9 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,8 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	c2load "helm.sh/helm/v4/pkg/chart/v2/loader"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
-	"sigs.k8s.io/yaml"
 
 	"github.com/kube-sentient/aegis/internal/realworld"
 )
@@ -28,22 +22,10 @@ import (
 // packaged with the Helm SDK; a chart depending on it on both sides.
 func TestHelmDependenciesVerify(t *testing.T) {
 	rw := realworld.Dir(t)
-	docroot := t.TempDir()
 	ch, err := c2load.LoadDir(filepath.Join(rw, "charts", "kube-state-metrics"))
 	require.NoError(t, err)
-	archive, err := chartutil.Save(ch, docroot)
-	require.NoError(t, err)
-	data, err := os.ReadFile(archive)
-	require.NoError(t, err)
-	sum := sha256.Sum256(data)
-	digest := "sha256:" + hex.EncodeToString(sum[:])
-	index, err := yaml.Marshal(map[string]any{"apiVersion": "v1", "entries": map[string]any{
-		"kube-state-metrics": []any{map[string]any{"name": "kube-state-metrics", "version": "8.4.0", "urls": []string{filepath.Base(archive)}}},
-	}})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(docroot, "index.yaml"), index, 0o644))
-	srv := httptest.NewServer(http.FileServer(http.Dir(docroot)))
-	t.Cleanup(srv.Close)
+	srv, digests := chartRepository(t, ch)
+	digest := digests["kube-state-metrics"]
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)
 	host := u.Host

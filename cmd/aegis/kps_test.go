@@ -35,32 +35,14 @@ import (
 // makes of them, not listed as unscanned.
 func TestKubePrometheusStackNoOp(t *testing.T) {
 	rw := realworld.Dir(t)
-	docroot := t.TempDir()
-	type entry struct{ name, version, file, digest string }
-	var entries []entry
-	add := func(ch *chart.Chart) {
-		p, err := chartutil.Save(ch, docroot)
-		require.NoError(t, err)
-		data, err := os.ReadFile(p)
-		require.NoError(t, err)
-		sum := sha256.Sum256(data)
-		entries = append(entries, entry{ch.Name(), ch.Metadata.Version, filepath.Base(p), hex.EncodeToString(sum[:])})
-	}
+	var charts []*chart.Chart
 	for _, c := range []string{"kube-state-metrics", "prometheus-node-exporter", "grafana"} {
 		ch, err := c2load.LoadDir(filepath.Join(rw, "charts", c))
 		require.NoError(t, err)
-		add(ch)
+		charts = append(charts, ch)
 	}
-	add(&chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: "prometheus-windows-exporter", Version: "0.12.0"}})
-	index := map[string][]map[string]any{}
-	for _, e := range entries {
-		index[e.name] = append(index[e.name], map[string]any{"apiVersion": "v2", "name": e.name, "version": e.version, "urls": []string{e.file}, "digest": e.digest})
-	}
-	data, err := yaml.Marshal(map[string]any{"apiVersion": "v1", "entries": index})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(docroot, "index.yaml"), data, 0o644))
-	srv := httptest.NewServer(http.FileServer(http.Dir(docroot)))
-	t.Cleanup(srv.Close)
+	charts = append(charts, &chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: "prometheus-windows-exporter", Version: "0.12.0"}})
+	srv, _ := chartRepository(t, charts...)
 	u, err := url.Parse(srv.URL)
 	require.NoError(t, err)
 
@@ -146,7 +128,7 @@ func TestKubePrometheusStackNoOp(t *testing.T) {
 			}
 		}
 	}
-	data, err = os.ReadFile(out)
+	data, err := os.ReadFile(out)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &rep))
 	found := false
@@ -161,4 +143,31 @@ func TestKubePrometheusStackNoOp(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "pss.hostNamespaces on the Prometheus resource: %s", res.stdout)
+}
+
+// chartRepository serves charts on loopback as a chart repository is
+// served: static files, index.yaml naming each archive (packaged with the
+// Helm SDK) with its sha256 digest, as `helm repo index` writes it. It
+// returns the server and each chart's digest ("sha256:<hex>") by name.
+func chartRepository(t *testing.T, charts ...*chart.Chart) (*httptest.Server, map[string]string) {
+	t.Helper()
+	docroot := t.TempDir()
+	index := map[string][]map[string]any{}
+	digests := map[string]string{}
+	for _, ch := range charts {
+		p, err := chartutil.Save(ch, docroot)
+		require.NoError(t, err)
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		sum := sha256.Sum256(data)
+		digests[ch.Name()] = "sha256:" + hex.EncodeToString(sum[:])
+		index[ch.Name()] = append(index[ch.Name()], map[string]any{"apiVersion": "v2", "name": ch.Name(), "version": ch.Metadata.Version,
+			"urls": []string{filepath.Base(p)}, "digest": hex.EncodeToString(sum[:])})
+	}
+	data, err := yaml.Marshal(map[string]any{"apiVersion": "v1", "entries": index})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(docroot, "index.yaml"), data, 0o644))
+	srv := httptest.NewServer(http.FileServer(http.Dir(docroot)))
+	t.Cleanup(srv.Close)
+	return srv, digests
 }
