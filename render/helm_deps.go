@@ -12,11 +12,12 @@ package render
 // an index names is checked the same way.
 //
 // What: the HTTP chart repository protocol (index.yaml, then the archive
-// it names). The Helm SDK's downloader (pkg/downloader, pkg/getter,
-// pkg/registry) is not used: its modules (oras-go, ProtonMail/go-crypto,
-// cli-runtime) are not in this module's go.sum, and its getter forwards
-// credentials by hostname without the port. OCI dependencies are refused
-// with a clear message (see docs/rendering.md, "Chart dependencies").
+// it names), and OCI registries (helm_oci.go). The Helm SDK's downloader
+// (pkg/downloader, pkg/getter) is not used: its getter forwards
+// credentials by hostname without the port, follows redirects anywhere,
+// and would run getter plugins installed on the machine. aegis keeps the
+// Helm SDK's formats (Chart.yaml, Chart.lock, index.yaml, the OCI media
+// types) and its loader, and owns the requests.
 //
 // Integrity: Chart.lock's digest covers the dependency list, not the
 // archives. Each archive's sha256 is recorded (Result.Dependencies), checked
@@ -63,6 +64,9 @@ type HelmDependencies struct {
 	// RepositoryConfig is Helm's repositories.yaml, for credentials
 	// (default $HELM_REPOSITORY_CONFIG, else Helm's own path).
 	RepositoryConfig string
+	// RegistryConfig is Helm's registry config.json, for OCI registries'
+	// credentials (default $HELM_REGISTRY_CONFIG, else Helm's own path).
+	RegistryConfig string
 }
 
 // Dependency is one downloaded chart dependency.
@@ -104,6 +108,7 @@ func (h *helmRun) fetchDependencies(ctx context.Context, c *chart.Chart, srcDir 
 		return manifest.Errorf(chartYAML, line, format, args...)
 	}
 	f := &depFetcher{ctx: ctx, hd: hd, lim: h.lim, creds: readRepoCredentials(hd.RepositoryConfig)}
+	defer f.close()
 	for _, req := range c.Metadata.Dependencies {
 		if req == nil || hasDependency(c, req.Name) {
 			continue
@@ -121,9 +126,7 @@ func (h *helmRun) fetchDependencies(ctx context.Context, c *chart.Chart, srcDir 
 			return srcErr("dependency %s: repository host %s is not allowed: aegis downloads chart dependencies only from the hosts the trusted policy lists; add %q to %s in the base's .aegis.yaml, or commit charts/ (`helm dependency build`)", req.Name, u.Host, u.Host, policyAllowHosts)
 		}
 		switch u.Scheme {
-		case "http", "https":
-		case "oci":
-			return srcErr("dependency %s: %s is an OCI registry; this build of aegis downloads dependencies from HTTP chart repositories only: commit charts/ (`helm dependency build`), or mirror the chart to an HTTP repository (helm.dependencies.mirrors)", req.Name, eff)
+		case "http", "https", "oci":
 		default:
 			return srcErr("dependency %s: repository %q: unsupported scheme %q", req.Name, req.Repository, u.Scheme)
 		}
@@ -144,7 +147,11 @@ func (h *helmRun) fetchDependencies(ctx context.Context, c *chart.Chart, srcDir 
 				}
 			}
 		}
-		dep, sc, err := f.fetch(u, req.Name, version, locked)
+		fetch := f.fetch
+		if u.Scheme == "oci" {
+			fetch = f.fetchOCI
+		}
+		dep, sc, err := fetch(u, req.Name, version, locked)
 		if err != nil {
 			var se *manifest.SourceError
 			if errors.As(err, &se) || isUnreachable(err) {
@@ -254,6 +261,7 @@ type depFetcher struct {
 	hd    HelmDependencies
 	lim   manifest.Limits
 	creds []repoCredential
+	tr    *http.Transport
 }
 
 // credFor returns the credentials for a request to u: those of the
@@ -275,25 +283,46 @@ func (f *depFetcher) credFor(repo, u *url.URL) *repoCredential {
 	return nil
 }
 
-// get downloads u (at most limit bytes). Every hop's host must be allowed;
-// credentials go to the repository's own host only, never across a
-// redirect to another.
-func (f *depFetcher) get(repo, u *url.URL, limit int64) ([]byte, error) {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("%s: only http and https URLs are downloaded", redact(u))
+// transport is the fetcher's one HTTP transport, with timeouts that make
+// a repository that does not answer an unreachable one (exit 3) well
+// before the render's own timeout.
+func (f *depFetcher) transport() *http.Transport {
+	if f.tr == nil {
+		f.tr = http.DefaultTransport.(*http.Transport).Clone()
+		f.tr.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		f.tr.TLSHandshakeTimeout = 15 * time.Second
+		f.tr.ResponseHeaderTimeout = 30 * time.Second
 	}
-	if !hostAllowed(u.Host, f.hd.AllowHosts) {
-		return nil, &hostError{host: u.Host}
+	return f.tr
+}
+
+func (f *depFetcher) close() {
+	if f.tr != nil {
+		f.tr.CloseIdleConnections()
 	}
-	// A repository that does not answer is an unreachable one (exit 3),
-	// well before the render's own timeout.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	tr.TLSHandshakeTimeout = 15 * time.Second
-	tr.ResponseHeaderTimeout = 30 * time.Second
-	defer tr.CloseIdleConnections()
-	client := &http.Client{
-		Transport: tr,
+}
+
+// allowedHosts refuses, before anything is sent, a request to a host the
+// policy does not allow: the first request, a registry's token realm, a
+// redirect to blob storage alike.
+type allowedHosts struct {
+	rt    http.RoundTripper
+	allow []string
+}
+
+func (a allowedHosts) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !hostAllowed(req.URL.Host, a.allow) {
+		return nil, &hostError{host: req.URL.Host}
+	}
+	return a.rt.RoundTrip(req)
+}
+
+// httpClient is the client of every dependency download. Every hop's host
+// must be allowed; an Authorization header never follows a redirect away
+// from origin's scheme and host:port.
+func (f *depFetcher) httpClient(origin *url.URL) *http.Client {
+	return &http.Client{
+		Transport: allowedHosts{rt: f.transport(), allow: f.hd.AllowHosts},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxDepRedirects {
 				return fmt.Errorf("more than %d redirects", maxDepRedirects)
@@ -301,13 +330,24 @@ func (f *depFetcher) get(repo, u *url.URL, limit int64) ([]byte, error) {
 			if !hostAllowed(req.URL.Host, f.hd.AllowHosts) {
 				return &hostError{host: req.URL.Host, redirect: true}
 			}
-			req.Header.Del("Authorization")
-			if c := f.credFor(repo, req.URL); c != nil {
-				req.SetBasicAuth(c.Username, c.Password)
+			if req.URL.Scheme != origin.Scheme || !strings.EqualFold(req.URL.Host, origin.Host) {
+				req.Header.Del("Authorization")
 			}
 			return nil
 		},
 	}
+}
+
+// get downloads u (at most limit bytes), with the repository's
+// credentials for requests to its own scheme and host:port only.
+func (f *depFetcher) get(repo, u *url.URL, limit int64) ([]byte, error) {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%s: only http and https URLs are downloaded", redact(u))
+	}
+	if !hostAllowed(u.Host, f.hd.AllowHosts) {
+		return nil, &hostError{host: u.Host}
+	}
+	client := f.httpClient(repo)
 	req, err := http.NewRequestWithContext(f.ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, err

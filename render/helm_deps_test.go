@@ -24,6 +24,7 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	c2load "helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/repo/v1/repotest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kube-sentient/aegis/internal/realworld"
@@ -33,8 +34,9 @@ import (
 // A chart repository is static files: index.yaml and the archives it
 // names. depRepo serves a directory of them with net/http's file server on
 // loopback, the way any chart repository (GitHub Pages, ChartMuseum's
-// storage) is served. The Helm SDK's repotest server cannot be built here:
-// its modules (distribution/v3, ProtonMail/go-crypto) are not in go.sum.
+// storage) is served, with a handler around it for the hostile cases.
+// TestHelmDepsRepotest runs the same chart against the Helm SDK's own
+// repotest server and index.
 type depRepo struct {
 	dir string
 	srv *httptest.Server
@@ -219,14 +221,40 @@ func TestHelmDepsKubePrometheusStack(t *testing.T) {
 		require.ErrorAs(t, err, &se)
 		assert.Contains(t, se.Msg, "helm.dependencies.allowHosts")
 	})
-	t.Run("nginx: an OCI dependency is refused with how to proceed", func(t *testing.T) {
-		o := kpsOptions(r, t.TempDir())
-		o.HelmDependencies.AllowHosts = append(o.HelmDependencies.AllowHosts, "registry-1.docker.io")
-		_, err := Render(context.Background(), rw, "charts/nginx", o)
-		var se *manifest.SourceError
-		require.ErrorAs(t, err, &se)
-		assert.Contains(t, se.Msg, "is an OCI registry")
-	})
+}
+
+// The Helm SDK's test repository, its index written by Helm's own
+// indexer (`helm repo index`), serves kube-prometheus-stack's dependencies.
+func TestHelmDepsRepotest(t *testing.T) {
+	rw := realworld.Dir(t)
+	srv := repotest.NewTempServer(t)
+	t.Cleanup(srv.Stop)
+	for _, c := range []string{"kube-state-metrics", "prometheus-node-exporter", "grafana"} {
+		ch, err := c2load.LoadDir(filepath.Join(rw, "charts", c))
+		require.NoError(t, err)
+		_, err = chartutil.Save(ch, srv.Root())
+		require.NoError(t, err)
+	}
+	_, err := chartutil.Save(&chart.Chart{Metadata: &chart.Metadata{APIVersion: "v2", Name: "prometheus-windows-exporter", Version: "0.12.0"}}, srv.Root())
+	require.NoError(t, err)
+	require.NoError(t, srv.CreateIndex())
+
+	u, err := url.Parse(srv.URL())
+	require.NoError(t, err)
+	res, err := Render(context.Background(), rw, "charts/kube-prometheus-stack", Options{Deterministic: true, KubeVersion: "v1.33.0",
+		HelmDependencies: HelmDependencies{
+			AllowHosts: []string{u.Host},
+			Mirrors:    map[string]string{promRepo: srv.URL(), grafanaRepo: srv.URL()},
+			CacheDir:   t.TempDir(),
+		}})
+	require.NoError(t, err)
+	require.Len(t, res.Dependencies, 4)
+	for _, d := range res.Dependencies {
+		data, err := os.ReadFile(filepath.Join(srv.Root(), d.Name+"-"+d.Version+".tgz"))
+		require.NoError(t, err)
+		sum := sha256.Sum256(data)
+		assert.Equal(t, "sha256:"+hex.EncodeToString(sum[:]), d.SHA256, d.Name)
+	}
 }
 
 // parentChart writes a chart depending on name@version from repo.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,12 +13,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	c2load "helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	helmregistry "helm.sh/helm/v4/pkg/registry"
+	"helm.sh/helm/v4/pkg/repo/v1/repotest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kube-sentient/aegis/internal/realworld"
@@ -170,4 +175,84 @@ func chartRepository(t *testing.T, charts ...*chart.Chart) (*httptest.Server, ma
 	srv := httptest.NewServer(http.FileServer(http.Dir(docroot)))
 	t.Cleanup(srv.Close)
 	return srv, digests
+}
+
+// bitnami nginx (../shared/realworld/charts/nginx) takes its `common`
+// library from an OCI registry (Chart.yaml:16-20, Chart.lock: 2.31.4 at
+// oci://registry-1.docker.io/bitnamicharts). Through the binary: the
+// policy mirrors that registry to a real one on loopback (distribution's,
+// from the Helm SDK's repotest, with htpasswd authentication) holding the
+// corpus's common chart, and the credentials come from Helm's registry
+// config as `helm registry login` wrote it, named by HELM_REGISTRY_CONFIG.
+func TestBitnamiNginxOCIDependency(t *testing.T) {
+	rw := realworld.Dir(t)
+	regDir := t.TempDir()
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	srv, err := repotest.NewOCIServer(t, regDir)
+	require.NoError(t, err)
+	logrus.SetLevel(logrus.WarnLevel)
+	go func() { _ = srv.ListenAndServe() }()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + srv.RegistryURL + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond)
+	credentials := filepath.Join(regDir, "config.json")
+	client, err := helmregistry.NewClient(helmregistry.ClientOptCredentialsFile(credentials), helmregistry.ClientOptPlainHTTP())
+	require.NoError(t, err)
+	require.NoError(t, client.Login(srv.RegistryURL, helmregistry.LoginOptBasicAuth(srv.TestUsername, srv.TestPassword),
+		helmregistry.LoginOptInsecure(true), helmregistry.LoginOptPlainText(true)))
+	common, err := c2load.LoadDir(filepath.Join(rw, "charts", "common"))
+	require.NoError(t, err)
+	common.Metadata.Version = "2.31.4" // as nginx's Chart.lock pins it; the corpus holds 2.31.10
+	p, err := chartutil.Save(common, t.TempDir())
+	require.NoError(t, err)
+	archive, err := os.ReadFile(p)
+	require.NoError(t, err)
+	pushed, err := client.Push(archive, srv.RegistryURL+"/bitnamicharts/common:2.31.4")
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"policy.yaml": quickPolicy + fmt.Sprintf(`helm:
+  dependencies:
+    cacheDir: %s
+    allowHosts: [%q]
+    mirrors:
+      "oci://registry-1.docker.io/bitnamicharts": "oci://%s/bitnamicharts"
+`, t.TempDir(), srv.RegistryURL, srv.RegistryURL)})
+	chartDir := filepath.Join(rw, "charts", "nginx")
+	args := []string{"verify", "-c", "policy.yaml", "--base-dir", chartDir, "--head-dir", chartDir, "--kube-version", "v1.33.0"}
+
+	out := filepath.Join(t.TempDir(), "r.json")
+	res := runCommand(t, dir, []string{"HELM_REGISTRY_CONFIG=" + credentials}, append(args, "--json", out, ".")...)
+	require.Equal(t, exitPass, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, trimForLog(res.stderr))
+	var rep struct {
+		Head struct {
+			Digest       string
+			Dependencies []struct{ Name, Version, Repository, URL, Sha256 string }
+		}
+		Base    struct{ Digest string }
+		Changes []any
+	}
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &rep))
+	require.Len(t, rep.Head.Dependencies, 1)
+	d := rep.Head.Dependencies[0]
+	assert.Equal(t, "common", d.Name)
+	assert.Equal(t, "2.31.4", d.Version)
+	assert.Equal(t, "oci://registry-1.docker.io/bitnamicharts", d.Repository)
+	assert.Equal(t, pushed.Chart.Digest, d.Sha256)
+	assert.Equal(t, rep.Base.Digest, rep.Head.Digest)
+	assert.Empty(t, rep.Changes, "nginx compared with itself")
+
+	// Without the credentials the registry refuses: an infrastructure
+	// failure (exit 3) that says how to log in, and no password printed.
+	res = runCommand(t, dir, []string{"HELM_REGISTRY_CONFIG=" + filepath.Join(t.TempDir(), "none.json")}, append(args, ".")...)
+	assert.Equal(t, exitInfra, res.code, "stdout:\n%s\nstderr:\n%s", res.stdout, trimForLog(res.stderr))
+	assert.Contains(t, res.stderr, "helm registry login")
+	secret := base64.StdEncoding.EncodeToString([]byte(srv.TestUsername + ":" + srv.TestPassword))
+	assert.NotContains(t, res.stdout+res.stderr, secret)
 }
