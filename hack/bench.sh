@@ -277,8 +277,8 @@ else
   echo "$generate_out"
 fi
 
-# 5b. What aegis adds to krusty: krusty alone (with the origin annotations
-# aegis asks for, and without) against render.Render on the same trees, one
+# 5b. What aegis adds to krusty: krusty alone (as `kustomize build`, and
+# with origin annotations) against render.Render on the same trees, one
 # run each (a build of the many-patch tree takes seconds to minutes), and
 # the corpus apps and charts (hack/perf/corpus.sh).
 echo "== render.Render vs krusty alone (render/bench_krusty_test.go), corpus (hack/perf/corpus.sh)"
@@ -293,9 +293,9 @@ for tree in overlay1000 "patches$krusty_patches"; do
   kn=$(krusty_ns_of "$results/krusty.txt" "BenchmarkKrustyAlone/$tree/no-origin")
   ae=$(krusty_ns_of "$results/krusty.txt" "BenchmarkRenderKustomizeTrees/$tree")
   if [[ -n "$kr" && -n "$kn" && -n "$ae" ]]; then
-    krusty_rows+=$(awk -v t="$tree" -v a="$ae" -v k="$kr" -v n="$kn" 'BEGIN {printf "| %s | %.0f | %.0f | %.0f | %.2f | %.2f |", t, a / 1e6, k / 1e6, n / 1e6, a / k, a / n}')$'\n'
+    krusty_rows+=$(awk -v t="$tree" -v a="$ae" -v k="$kr" -v n="$kn" 'BEGIN {printf "| %s | %.0f | %.0f | %.2f | %.0f |", t, a / 1e6, n / 1e6, a / n, k / 1e6}')$'\n'
   else
-    krusty_rows+="| $tree | not measured | | | | |"$'\n'
+    krusty_rows+="| $tree | not measured | | | |"$'\n'
   fi
 done
 corpus_table=$(hack/perf/corpus.sh 2>"$work/corpus.err") || { failures+=("corpus"); corpus_table="Not measured in this run: $(tail -1 "$work/corpus.err")"; }
@@ -352,9 +352,9 @@ if [[ -n "$render_ratio" ]]; then
   r_ms=$(awk -v n="$render_ns" 'BEGIN {printf "%.0f", n / 1e6}')
   k_ms=$(awk -v n="$krusty_ns" 'BEGIN {printf "%.0f", n / 1e6}')
   if below "$render_ns" "$krusty_ns" 1.3; then
-    floor+="- **Rendering is close to the floor.** In process, aegis renders 1,000 resources in $r_ms ms against $k_ms ms for krusty alone (ratio $render_ratio). krusty's own build, which aegis calls, is the floor; what aegis adds (origin annotations, decoding under limits, the canonical set and its digest) is the difference."$'\n'
+    floor+="- **Rendering is close to the floor.** In process, aegis renders 1,000 resources in $r_ms ms against $k_ms ms for krusty alone (ratio $render_ratio). krusty's own build, which aegis calls, is the floor; what aegis adds (origin markers, decoding under limits, the canonical set and its digest) is the difference."$'\n'
   else
-    floor+="- **Rendering is above the floor.** In process, aegis renders 1,000 resources in $r_ms ms against $k_ms ms for krusty alone (ratio $render_ratio). krusty's own build, which aegis calls, is the floor; the difference is what aegis adds (origin annotations, decoding under limits, the canonical set and its digest), and it is worth a profile."$'\n'
+    floor+="- **Rendering is above the floor.** In process, aegis renders 1,000 resources in $r_ms ms against $k_ms ms for krusty alone (ratio $render_ratio). krusty's own build, which aegis calls, is the floor; the difference is what aegis adds (origin markers, decoding under limits, the canonical set and its digest), and it is worth a profile."$'\n'
   fi
 fi
 if below "$aegis_ms" "$kustomize_ms" 1.5; then
@@ -417,7 +417,7 @@ dedupe and result cache, the Argo CD generate time and the Go benchmarks
 rendering). The page ends with what is close to the floor and what is not.
 
 Most of the static time is kustomize's own build (krusty), which aegis runs
-with origin annotations on; aegis renders the two sides concurrently, which is
+as \`kustomize build\` does (origins come from aegis's own markers); aegis renders the two sides concurrently, which is
 why it beats two sequential CLI builds on 2 cores (from 100 to 5,000 resources
 per side the ratio was 0.51 to 0.84). Past 1,000 resources per side both grow
 superlinearly (about 31 ms per resource at 5,000 against 2.3 at 100): that is
@@ -502,23 +502,25 @@ $(gobench_table "$results/gobench.txt")
 ## What aegis adds to krusty, and corpus apps and charts
 
 \`AEGIS_BENCH_PATCHES=$krusty_patches go test -run '^\$' -bench '$krusty_benches' -benchmem -benchtime 1x ./render/\`, one run each:
-krusty alone with the options aegis uses and the origin annotations aegis asks for (the floor, goal: aegis <= 1.1 times
-it), krusty alone without them (a plain \`kustomize build\`), and \`render.Render\` in process. overlay1000 is
-hack/gentree's layout (1,000 objects under an overlay with a namespace, a prefix, labels and a patch);
-patches$krusty_patches is $krusty_patches Deployments with one inline patch each.
+krusty alone as \`kustomize build\` and Argo CD run it (the floor; goal: aegis <= 1.1 times it), \`render.Render\` in
+process, and krusty with origin annotations (\`buildMetadata: [originAnnotations]\`, how aegis asked krusty for origins
+until it marked the resource files itself). overlay1000 is hack/gentree's layout (1,000 objects under an overlay with a
+namespace, a prefix, labels and a patch); patches$krusty_patches is $krusty_patches Deployments with one inline patch each.
 
-| tree | aegis render.Render, ms | krusty with origins, ms | krusty without origins, ms | aegis / krusty with origins | aegis / krusty without |
-|---|---:|---:|---:|---:|---:|
+| tree | aegis render.Render, ms | krusty alone, ms | aegis / krusty alone | krusty with origin annotations, ms |
+|---|---:|---:|---:|---:|
 $krusty_rows
 With origin annotations on (any \`buildMetadata\`), krusty records every transformer of the build on every resource
 (\`resWrangler.AddTransformerAnnotation\`, which decodes and re-encodes the growing
 \`alpha.config.kubernetes.io/transformations\` annotation each time): with one transformer per inline patch that is
-patches x resources x annotation length, krusty's own cost, which a profile of the many-patch tree shows as nearly
-all of it; aegis's own work (tree read, origins, locators, decoding, digest) stays below the profile's cut-off there.
+patches x resources x annotation length. aegis no longer asks for it: it marks every document of every resource file
+with an annotation naming the file, in the bytes it serves krusty, reads the markers back as origins and removes them
+(render/kustomize_markers.go), and falls back to krusty's origins where the two could differ
+(TestKustomizeMarkersMatchOrigins compares both on the corpus, the test trees and the examples).
 
 \`hack/perf/corpus.sh\` (the corpus read in place, never copied): one process per figure, the median of 5 renders
-and that process's peak RSS; kustomize apps against krusty alone with origin annotations, charts against the Helm
-SDK alone (load, values, engine).
+and that process's peak RSS; kustomize apps against krusty alone, charts against the Helm SDK alone (load, values,
+engine).
 
 $corpus_table
 <!-- krusty: end -->

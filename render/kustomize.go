@@ -33,9 +33,10 @@ const (
 // aegis first reads the kustomization tree itself (kustTree): that refuses
 // remote bases and files outside root with the line of the entry, indexes
 // the source documents and patches, and reads every file once. krusty then
-// runs on the disk through guardFS, which serves those bytes, asks for
-// origin annotations in the top kustomization only in memory, and refuses
-// any read outside root.
+// runs on the disk through guardFS, which serves those bytes and refuses
+// any read outside root. Origins come from aegis's own markers in the
+// bytes served (kustomize_markers.go), else from krusty's origin
+// annotations, asked for in the top kustomization in memory only.
 func renderKustomize(ctx context.Context, root, dir string, opts Options) ([]manifest.Object, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -44,18 +45,10 @@ func renderKustomize(ctx context.Context, root, dir string, opts Options) ([]man
 	if err != nil {
 		return nil, err
 	}
-	userOrigin, err := t.injectOriginAnnotations()
-	if err != nil {
-		return nil, err
-	}
 	fs, err := t.guardFS()
 	if err != nil {
 		return nil, err
 	}
-	// The default options are those of `kustomize build`: files of a
-	// kustomization must sit below its own directory (bases may be
-	// anywhere inside root, guardFS enforces that), plugins and helm are off.
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	// krusty installs the OpenAPI schema of each build in a package global;
 	// a build with its own schema (the openapi field) must not overlap
 	// another build, which would reset it. Others may run side by side.
@@ -66,6 +59,23 @@ func renderKustomize(ctx context.Context, root, dir string, opts Options) ([]man
 		openapiMu.RLock()
 		defer openapiMu.RUnlock()
 	}
+	if !forceKrustyOrigins && manifest.MapValue(t.top.doc, "buildMetadata") == nil {
+		objs, ok, err := t.buildMarked(fs)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return objs, ctx.Err()
+		}
+	}
+	userOrigin, err := t.injectOriginAnnotations()
+	if err != nil {
+		return nil, err
+	}
+	// The default options are those of `kustomize build`: files of a
+	// kustomization must sit below its own directory (bases may be
+	// anywhere inside root, guardFS enforces that), plugins and helm are off.
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	rm, err := k.Run(fs, t.top.dir)
 	if err != nil {
 		return nil, t.kustomizeError(err)

@@ -35,7 +35,9 @@ type kustTree struct {
 	files map[string]*sourceFile // resource files by absolute path
 	data  map[string][]byte      // file contents by resolved path, for krusty
 	seq   int
-	hints []errHint
+	// genSeq counts kustomizations as their generators would run.
+	genSeq int
+	hints  []errHint
 	// fileOrder and nodeOrder are files and kustomizations in the order
 	// they were read, which is the order kustomize accumulates them.
 	fileOrder []*sourceFile
@@ -59,6 +61,10 @@ type kustNode struct {
 	// kustomize applies them inside this kustomization.
 	setters []fieldSetter
 	gens    []generatorEntry
+	// genSeq orders kustomizations by when their generators run:
+	// resources (depth first), then the kustomization's own generators,
+	// then its components, as krusty accumulates a target.
+	genSeq int
 	// seq orders kustomizations by when their transformers run (post-order):
 	// a higher seq runs later and so wins over a lower one.
 	seq int
@@ -436,6 +442,8 @@ func looksLikeHost(v string) bool {
 }
 
 func (t *kustTree) loadGenerators(n *kustNode) {
+	t.genSeq++
+	n.genSeq = t.genSeq
 	for key, kind := range map[string]string{"configMapGenerator": "ConfigMap", "secretGenerator": "Secret"} {
 		for _, it := range seqItems(manifest.MapValue(n.doc, key)) {
 			name := scalar(manifest.MapValue(it, "name"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time and peak RSS of one render of three corpus kustomize apps and three
 # corpus charts: aegis's render (render.Render in process) next to krusty
-# alone (with the origin annotations aegis asks for) and the Helm SDK alone
+# alone (as `kustomize build` and Argo CD run it) and the Helm SDK alone
 # (load, values, engine). Each figure is one process (hack/perf) running N
 # renders: the median time, and that process's peak RSS. The corpus is read
 # where it is (CORPUS, default ../shared/realworld), never copied.

@@ -3,7 +3,7 @@
 // hack/perf/corpus.sh (docs/benchmarks.md, "Corpus apps and charts"):
 //
 //	-mode aegis   render.Render in process, as verify renders one side
-//	-mode krusty  krusty alone, with the origin annotations aegis asks for
+//	-mode krusty  krusty alone, as `kustomize build` and Argo CD run it
 //	-mode helm    the Helm SDK alone: load the chart, merge values, run the engine
 //
 // Each mode runs in a process of its own, so the peak RSS is its own.
@@ -77,31 +77,13 @@ func main() {
 		float64(times[(len(times)-1)/2].Microseconds())/1000, len(times), float64(ru.Maxrss)/1024)
 }
 
-// originFS serves the top kustomization with the origin annotations asked
-// for in buildMetadata, in memory, as aegis does.
-type originFS struct {
-	filesys.FileSystem
-	top string
-}
-
-func (f originFS) ReadFile(p string) ([]byte, error) {
-	data, err := f.FileSystem.ReadFile(p)
-	if err != nil || filepath.Dir(p) != f.top || !strings.HasPrefix(filepath.Base(p), "kustomization.") {
-		return data, err
-	}
-	if strings.Contains(string(data), "buildMetadata") {
-		return data, nil
-	}
-	return append(append(data, '\n'), "buildMetadata:\n- originAnnotations\n"...), nil
-}
-
 func runKrusty(dir string) (int, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return 0, err
 	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	rm, err := k.Run(originFS{filesys.MakeFsOnDisk(), abs}, abs)
+	rm, err := k.Run(filesys.MakeFsOnDisk(), abs)
 	if err != nil {
 		return 0, err
 	}
