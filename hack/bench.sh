@@ -253,7 +253,7 @@ median_bench() {
   }' "$1"
 }
 # 5. Go benchmarks (the krusty comparison has a section of its own, 5b).
-krusty_benches='^(BenchmarkKrustyAlone|BenchmarkRenderKustomizeTrees)$'
+krusty_benches='^(BenchmarkKrustyAlone|BenchmarkKrustyOrigins|BenchmarkRenderKustomizeTrees)$'
 echo "== go test -bench"
 go test -run '^$' -bench . -skip "$krusty_benches" -benchmem -count "$bench_count" ./report/ ./sarif/ ./scanners/posture/ ./render/ ./manifest/ >"$results/gobench.raw" 2>&1 ||
   failures+=("go benchmarks")
@@ -289,8 +289,8 @@ grep -E '^Benchmark' "$results/krusty.txt" || true
 krusty_ns_of() { awk -v n="$2" '$1 ~ "^"n"(-[0-9]+)?$" {for (i = 3; i < NF; i++) if ($(i+1) == "ns/op") print $i}' "$1" | head -1; }
 krusty_rows=""
 for tree in overlay1000 "patches$krusty_patches"; do
-  kr=$(krusty_ns_of "$results/krusty.txt" "BenchmarkKrustyAlone/$tree")
-  kn=$(krusty_ns_of "$results/krusty.txt" "BenchmarkKrustyAlone/$tree/no-origin")
+  kr=$(krusty_ns_of "$results/krusty.txt" "BenchmarkKrustyOrigins/$tree")
+  kn=$(krusty_ns_of "$results/krusty.txt" "BenchmarkKrustyAlone/$tree")
   ae=$(krusty_ns_of "$results/krusty.txt" "BenchmarkRenderKustomizeTrees/$tree")
   if [[ -n "$kr" && -n "$kn" && -n "$ae" ]]; then
     krusty_rows+=$(awk -v t="$tree" -v a="$ae" -v k="$kr" -v n="$kn" 'BEGIN {printf "| %s | %.0f | %.0f | %.2f | %.0f |", t, a / 1e6, n / 1e6, a / n, k / 1e6}')$'\n'
@@ -514,7 +514,7 @@ With origin annotations on (any \`buildMetadata\`), krusty records every transfo
 (\`resWrangler.AddTransformerAnnotation\`, which decodes and re-encodes the growing
 \`alpha.config.kubernetes.io/transformations\` annotation each time): with one transformer per inline patch that is
 patches x resources x annotation length. aegis no longer asks for it: it marks every document of every resource file
-with an annotation naming the file, in the bytes it serves krusty, reads the markers back as origins and removes them
+with a field naming the file, in the bytes it serves krusty, reads the markers back as origins and removes them
 (render/kustomize_markers.go), and falls back to krusty's origins where the two could differ
 (TestKustomizeMarkersMatchOrigins compares both on the corpus, the test trees and the examples).
 

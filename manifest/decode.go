@@ -97,6 +97,37 @@ func (d *Decoder) Decode(path string, data []byte) ([]Object, error) {
 	}
 }
 
+// DecodeNode decodes one document that is already a YAML node (a
+// renderer's in-memory output), under the same limits as Decode. Its size
+// is counted as the bytes of its keys and scalar values, a lower bound of
+// its YAML text that needs no encoding.
+func (d *Decoder) DecodeNode(path string, root *yaml.Node) ([]Object, error) {
+	if err := d.account(path, nodeBytes(root, 0)); err != nil {
+		return nil, err
+	}
+	d.documents++
+	if d.documents > d.Limits.MaxDocuments {
+		return nil, Errorf(path, root.Line, "too many YAML documents (limit %d per side)", d.Limits.MaxDocuments)
+	}
+	if root.Kind == yaml.DocumentNode {
+		return d.decodeDocument(path, root)
+	}
+	return d.decodeDocument(path, &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}})
+}
+
+// nodeBytes is the size of n's keys and scalars; aliases are not followed
+// (CheckExpansion bounds them).
+func nodeBytes(n *yaml.Node, depth int) int64 {
+	if n == nil || depth > 1000 {
+		return 0
+	}
+	total := int64(len(n.Value))
+	for _, c := range n.Content {
+		total += nodeBytes(c, depth+1)
+	}
+	return total
+}
+
 func (d *Decoder) account(path string, n int64) error {
 	if n > d.Limits.MaxFileBytes {
 		return Errorf(path, 0, "file is %d bytes, above the limit of %d", n, d.Limits.MaxFileBytes)

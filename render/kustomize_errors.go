@@ -308,7 +308,7 @@ func fieldName(f string) string {
 var (
 	registeredIDRe = regexp.MustCompile(`already registered id: ([^\s':]+)`)
 	generatorIDRe  = regexp.MustCompile(`Kind:"([^"]*)".*?Name:"([^"]*)", Namespace:"([^"]*)"\} exists`)
-	pointerDumpRe  = regexp.MustCompile(` ?&\{(?:0x[0-9a-f]+ ?)+\}`)
+	pointerDumpRe  = regexp.MustCompile(` ?&\{(?:(?:0x[0-9a-f]+|<nil>) ?)+\}`)
 	unexpectedOpRe = regexp.MustCompile(`Unexpected kind: (\S+)`)
 )
 

@@ -10,20 +10,22 @@ package render
 // took 90 s with origins and 0.3 s without (docs/benchmarks.md).
 //
 // So aegis first builds without buildMetadata, with its own marker: every
-// document of every resource file gets one annotation naming the file, in
+// document of every resource file gets one field naming the file, in
 // the bytes aegis serves krusty (guardFS), never on disk. krusty carries
-// annotations through every transformer as it carries its own origin
-// annotation (which is an annotation too). A generated object (no marker)
+// fields it does not know through every transformer, as it carries its own
+// origin annotation. A generated object (no marker)
 // is attributed to the one generator that can have made it. The marker is
 // removed from the output.
 //
 // Whenever this could differ from krusty's own origins, aegis builds again
 // the old way: a document it cannot mark (a List, no metadata mapping, the
-// marker's key already there), a marker found anywhere but in one object's
-// annotation (the file was also read as a patch or a generator's input),
-// an object without a marker that no generator explains, a generator with
-// behavior replace, a build error (so the error is krusty's own), remote
-// bases, generator plugins, or the user's own buildMetadata.
+// marker's field already there), a marker found anywhere but in one
+// object's marker field (the file was also read as a patch or a
+// generator's input), an object without a marker that no generator
+// explains, a generator with behavior replace, a build error that the
+// unmarked files do not give, remote bases, generator plugins, or the
+// user's own buildMetadata. A build error is the one the unmarked files
+// give, as kustomize build and Argo CD give it.
 // TestKustomizeMarkersMatchOrigins renders the corpus and aegis's test
 // trees both ways and compares objects, origins and locations.
 
@@ -44,8 +46,13 @@ import (
 	"github.com/kube-sentient/aegis/manifest"
 )
 
-// markerAnnotation carries aegis's origin marker through the build.
-const markerAnnotation = "aegis.kube-sentient.dev/source"
+// markerField carries aegis's origin marker through the build: a field of
+// the object's top mapping, not an annotation, because krusty reads every
+// resource's annotations (a copy of the map) each time it compares ids,
+// which is for every patch and every resource: a marker among them made a
+// 1,000-patch build half again as slow. kustomize keeps fields it does not
+// know; the API server would refuse it, and it never leaves aegis.
+const markerField = "aegis.kube-sentient.dev/source"
 
 // forceKrustyOrigins makes every build use krusty's origin annotations
 // (tests compare the two ways).
@@ -107,9 +114,7 @@ func (m *markedFiles) restore(t *kustTree) {
 	}
 }
 
-// markDocs adds the marker annotation to every document of a resource
-// file. The value ends in "+" when the document had no annotations, so
-// that removing the marker removes the map it made.
+// markDocs adds the marker field to every document of a resource file.
 func markDocs(rel string, data []byte, value string, lim manifest.Limits) ([]byte, bool, error) {
 	docs, err := parseYAMLDocs(rel, data, lim)
 	if err != nil {
@@ -131,23 +136,15 @@ func markDocs(rel string, data []byte, value string, lim manifest.Limits) ([]byt
 		if k := manifest.MapValue(top, "kind"); k == nil || strings.HasSuffix(k.Value, "List") {
 			return nil, false, nil
 		}
-		md := manifest.MapValue(top, "metadata")
-		if md == nil || md.Kind != yaml.MappingNode {
+		if md := manifest.MapValue(top, "metadata"); md == nil || md.Kind != yaml.MappingNode {
 			return nil, false, nil
 		}
-		v := value
-		ann := manifest.MapValue(md, "annotations")
-		switch {
-		case ann == nil:
-			ann = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-			md.Content = append(md.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "annotations"}, ann)
-			v += "+"
-		case ann.Kind != yaml.MappingNode || manifest.MapValue(ann, markerAnnotation) != nil:
-			return nil, false, nil // a document that carries the key itself keeps it
+		if manifest.MapValue(top, markerField) != nil {
+			return nil, false, nil // a document that carries the field itself keeps it
 		}
-		ann.Content = append(ann.Content,
-			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: markerAnnotation},
-			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v})
+		top.Content = append(top.Content,
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: markerField},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value})
 		if err := enc.Encode(doc); err != nil {
 			return nil, false, nil
 		}
@@ -179,7 +176,14 @@ func (t *kustTree) buildMarked(fs *guardFS) (objs []manifest.Object, ok bool, er
 	defer m.restore(t)
 	rm, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, t.top.dir)
 	if err != nil {
-		return nil, false, nil // krusty's own origins build gives the error
+		// The error kustomize build gives on the unmarked files, as Argo
+		// CD would see it; should those build, the marker was the cause
+		// and krusty's origins build instead.
+		m.restore(t)
+		if _, perr := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, t.top.dir); perr != nil {
+			return nil, false, t.kustomizeError(perr)
+		}
+		return nil, false, nil
 	}
 	return t.markedObjects(rm, m)
 }
@@ -193,13 +197,9 @@ func (t *kustTree) markedObjects(rm resmap.ResMap, m *markedFiles) ([]manifest.O
 	}
 	out := make([]manifest.Object, 0, rm.Size())
 	for _, r := range rm.Resources() {
-		y, err := r.RNode.String()
-		if err != nil {
-			return nil, false, manifest.Errorf(t.top.rel, 0, "kustomize output: %v", err)
-		}
+		node := r.RNode.YNode()
 		var org *resource.Origin
-		made := false
-		switch strings.Count(y, m.nonce) {
+		switch countIn(node, m.nonce, 0) {
 		case 0:
 			n := t.generatorOf(r.GetKind(), r.GetName())
 			if n == nil {
@@ -207,12 +207,14 @@ func (t *kustTree) markedObjects(rm resmap.ResMap, m *markedFiles) ([]manifest.O
 			}
 			org = &resource.Origin{ConfiguredIn: t.relToTop(n.file)}
 		case 1:
-			v := r.GetAnnotations()[markerAnnotation]
-			rest, found := strings.CutPrefix(v, m.nonce+"/")
-			if !found {
+			v := manifest.MapValue(node, markerField)
+			if v == nil {
 				return nil, false, nil // the marker moved into the object's content
 			}
-			rest, made = strings.CutSuffix(rest, "+")
+			rest, found := strings.CutPrefix(v.Value, m.nonce+"/")
+			if !found {
+				return nil, false, nil
+			}
 			i, err := strconv.Atoi(rest)
 			if err != nil || i < 0 || i >= len(m.files) {
 				return nil, false, nil
@@ -225,12 +227,13 @@ func (t *kustTree) markedObjects(rm resmap.ResMap, m *markedFiles) ([]manifest.O
 		if org.Path != "" {
 			name = t.rel(filepath.Join(t.top.dir, filepath.FromSlash(org.Path)))
 		}
-		objs, err := dec.Decode(name, []byte(y))
+		// The node itself, not its text: krusty's nodes are yaml.v3's.
+		objs, err := dec.DecodeNode(name, node)
 		if err != nil {
 			return nil, false, err
 		}
 		for i := range objs {
-			removeMarker(objs[i].Object, made)
+			delete(objs[i].Object, markerField)
 			stripInternalAnnotations(objs[i].Object)
 			t.attach(&objs[i], org, byConfig)
 		}
@@ -238,6 +241,18 @@ func (t *kustTree) markedObjects(rm resmap.ResMap, m *markedFiles) ([]manifest.O
 	}
 	markedBuilds.Add(1)
 	return out, true, nil
+}
+
+// countIn counts the occurrences of s in n's keys and scalar values.
+func countIn(n *yaml.Node, s string, depth int) int {
+	if n == nil || depth > 1000 {
+		return 0
+	}
+	c := strings.Count(n.Value, s)
+	for _, k := range n.Content {
+		c += countIn(k, s, depth+1)
+	}
+	return c
 }
 
 // generatorOf is the kustomization whose generator made kind/name, as
@@ -271,18 +286,4 @@ func (t *kustTree) relToTop(abs string) string {
 		return abs
 	}
 	return filepath.ToSlash(r)
-}
-
-// removeMarker deletes the marker annotation, and the annotations map when
-// aegis made it and nothing else was added to it.
-func removeMarker(obj map[string]any, made bool) {
-	md, _ := obj["metadata"].(map[string]any)
-	ann, _ := md["annotations"].(map[string]any)
-	if ann == nil {
-		return
-	}
-	delete(ann, markerAnnotation)
-	if made && len(ann) == 0 {
-		delete(md, "annotations")
-	}
 }
