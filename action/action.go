@@ -1,7 +1,6 @@
 package action
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kube-sentient/aegis/internal/atomicfile"
+	"github.com/kube-sentient/aegis/output"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
 	"github.com/kube-sentient/aegis/scanners"
@@ -355,16 +355,11 @@ func (r *run) runURL() string {
 // writeFiles writes the SARIF and JSON files the inputs name and returns
 // the SARIF log (also when no file is written: the upload needs it).
 func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
-	data, warnings, err := buildSARIF(rep, r.in.Category, r.d.ToolVersion)
-	for _, w := range warnings {
-		r.logf("warning: %s", w)
-	}
+	opts := r.outputOptions()
+	// The file and the upload are the same masked bytes.
+	data, err := output.Render(rep, output.FormatSARIF, opts, r.red)
 	if err != nil {
 		return nil, err
-	}
-	// The file and the upload are the same masked bytes.
-	if data, err = redactJSON(r.red, data); err != nil {
-		return nil, fmt.Errorf("masking secrets in the SARIF log: %w", err)
 	}
 	if f := r.in.SarifFile; f != "" {
 		if err := atomicfile.Write(f, data, 0o644); err != nil {
@@ -373,15 +368,7 @@ func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
 		r.logf("wrote %s", f)
 	}
 	if f := r.in.ReportJSON; f != "" {
-		var buf bytes.Buffer
-		if err := report.WriteJSON(&buf, rep); err != nil {
-			return nil, err
-		}
-		js, err := redactJSON(r.red, buf.Bytes())
-		if err != nil {
-			return nil, fmt.Errorf("masking secrets in the JSON report: %w", err)
-		}
-		if err := atomicfile.Write(f, js, 0o644); err != nil {
+		if err := output.WriteFiles(rep, []output.File{{Format: output.FormatJSON, Path: f}}, opts, r.red); err != nil {
 			return nil, err
 		}
 		r.logf("wrote %s", f)
@@ -389,25 +376,14 @@ func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
 	return data, nil
 }
 
-// buildSARIF is the SARIF log of the report. A category puts every run in
-// its own code-scanning category (aegis/CATEGORY/SCANNER/), so that two
-// aegis steps of one workflow do not overwrite each other's alerts.
-func buildSARIF(rep *report.Report, category, version string) ([]byte, []string, error) {
-	log, warnings, err := sarif.Build(rep, sarif.Options{ToolVersion: version})
-	if err != nil {
-		return nil, warnings, err
+// outputOptions are the writers' options for this run: SARIF in the
+// input's category, warnings in the log.
+func (r *run) outputOptions() output.Options {
+	return output.Options{
+		SARIF:         sarif.Options{ToolVersion: r.d.ToolVersion},
+		SARIFCategory: r.in.Category,
+		Warn:          func(m string) { r.logf("warning: %s", m) },
 	}
-	if category != "" {
-		for _, run := range log.Runs {
-			if run.AutomationDetails == nil || run.AutomationDetails.ID == nil {
-				continue
-			}
-			id := "aegis/" + category + "/" + strings.TrimPrefix(*run.AutomationDetails.ID, "aegis/")
-			run.AutomationDetails.ID = &id
-		}
-	}
-	data, err := sarif.Marshal(log)
-	return data, warnings, err
 }
 
 // publish uploads the SARIF and posts the sticky comment, as the inputs ask.
@@ -458,7 +434,7 @@ func (r *run) publish(ctx context.Context, rep *report.Report, sarifData []byte,
 		marker := commentMarker(in.Category)
 		runURL := r.runURL()
 		body := func(maxChars int) string {
-			return r.red.Redact(report.Markdown(rep, report.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL, Preface: r.preface}))
+			return r.red.Redact(output.Markdown(rep, output.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL, Preface: r.preface}))
 		}
 		url, err := pub.upsertComment(ctx, t.PR, marker, in.CommentMode, in.CommentAuthor, body)
 		if err != nil {

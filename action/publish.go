@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/output"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/verify"
 )
@@ -96,15 +97,11 @@ func (r *run) publishMain(ctx context.Context, p *payload) int {
 		return ExitPass
 	}
 
-	sarifData, warnings, err := buildSARIF(rep, in.Category, r.d.ToolVersion)
-	for _, w := range warnings {
-		r.logf("warning: %s", w)
-	}
+	// A report that cannot be written as SARIF is the untrusted input's
+	// fault (Render masks too; that cannot fail on its own output).
+	sarifData, err := output.Render(rep, output.FormatSARIF, r.outputOptions(), r.red)
 	if err != nil {
 		return r.abort(ExitBadInput, fmt.Errorf("%s: %w", in.Publish, err))
-	}
-	if sarifData, err = redactJSON(r.red, sarifData); err != nil {
-		return r.abort(ExitInfra, fmt.Errorf("masking secrets in the SARIF log: %w", err))
 	}
 	started := r.d.Now()
 	for _, pr := range prs {

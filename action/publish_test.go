@@ -15,6 +15,7 @@ import (
 
 	"github.com/kube-sentient/aegis/action/fakegithub"
 	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/judge"
 	"github.com/kube-sentient/aegis/report"
 )
 
@@ -26,7 +27,7 @@ const forkRepo = "forker/Hello-World"
 func savedReport(t *testing.T, edit func(map[string]any)) string {
 	t.Helper()
 	rep := sampleReport()
-	report.Gate(rep, config.Default(), time.Now())
+	judge.Gate(rep, config.Default(), time.Now())
 	require.Equal(t, report.Fail, rep.Verdict)
 	var buf bytes.Buffer
 	require.NoError(t, report.WriteJSON(&buf, rep))

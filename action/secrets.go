@@ -1,7 +1,6 @@
 package action
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
@@ -207,48 +206,4 @@ func urlUserinfo(s string) []string {
 			addInfo(token[:at])
 		}
 	}
-}
-
-// redactJSON masks red's secrets in a JSON document (the SARIF log, the
-// JSON report). Masking the text keeps its layout; should a secret span
-// JSON syntax (a value such as `", "`), so that the masked text is no
-// longer JSON, every string of the decoded document is masked instead.
-func redactJSON(red *secret.Redactor, data []byte) ([]byte, error) {
-	masked := red.RedactBytes(data)
-	if bytes.Equal(masked, data) || json.Valid(masked) {
-		return masked, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(redactValue(red, v)); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func redactValue(red *secret.Redactor, v any) any {
-	switch x := v.(type) {
-	case string:
-		return red.Redact(x)
-	case []any:
-		for i := range x {
-			x[i] = redactValue(red, x[i])
-		}
-		return x
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[red.Redact(k)] = redactValue(red, e)
-		}
-		return out
-	}
-	return v
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/kube-sentient/aegis/output"
 	"github.com/kube-sentient/aegis/report"
 )
 
@@ -90,7 +91,7 @@ func buildSummary(r *report.Report, notes []note, published []string) string {
 	return head.String() + md + tail.String()
 }
 
-// fitMarkdown renders the report within budget BYTES: report.Markdown
+// fitMarkdown renders the report within budget BYTES: output.Markdown
 // bounds runes, and a rune takes up to 4 bytes, so the rune limit shrinks
 // until the bytes fit.
 func fitMarkdown(r *report.Report, budget int) string {
@@ -100,7 +101,7 @@ func fitMarkdown(r *report.Report, budget int) string {
 	chars := budget
 	var md string
 	for range 8 {
-		md = report.Markdown(r, report.MarkdownOptions{MaxChars: chars})
+		md = output.Markdown(r, output.MarkdownOptions{MaxChars: chars})
 		if len(md) <= budget {
 			return md
 		}

@@ -128,11 +128,10 @@ func maskedPair(base, head *manifest.Object) (string, string, error) {
 	return before, after, err
 }
 
-// isSecret says whether o is a Secret: kind Secret in any group or version
-// (a hostile change spells apiVersion "v1 " or "core/v1" to dodge a check
-// on "v1", and a CRD may call its kind Secret too).
+// isSecret says whether o is a Secret by manifest.IsSecret's rule (kind
+// Secret in any group or version); a missing side is none.
 func isSecret(o *manifest.Object) bool {
-	return o != nil && strings.EqualFold(o.GetKind(), "Secret")
+	return o != nil && manifest.IsSecretObject(o.Unstructured)
 }
 
 // Masked is what a Secret value is shown as.

@@ -55,18 +55,9 @@ esac
 
 actionlint=$(hack/tools/actionlint.sh) || die "cannot build actionlint (hack/tools/actionlint.sh)"
 
-# apt_install PACKAGE: install a Debian package (root only), like
-# hack/tools/wapiti.sh does for wapiti.
-apt_install() {
-  [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null || return 1
-  say "installing Debian's $1 package" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # Waits for dpkg's lock when another apt-get runs; updates the package
-  # lists only when the install fails without.
-  local apt=(apt-get -o DPkg::Lock::Timeout=300 -y -qq)
-  "${apt[@]}" install --no-install-recommends "$1" >&2 ||
-    { "${apt[@]}" update >&2 && "${apt[@]}" install --no-install-recommends "$1" >&2; }
-}
+# apt_install: hack/lib/apt.sh
+# shellcheck source=hack/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
 # The workflow files.
 shopt -s nullglob

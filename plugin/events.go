@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/secret"
 )
 
@@ -47,9 +48,7 @@ func emitEvent(ctx context.Context, client kubernetes.Interface, dyn dynamic.Int
 	}
 	// Masked before it is cut: a cut could leave part of a value.
 	message = secret.Redact(message)
-	if len(message) > maxEventMessage {
-		message = message[:maxEventMessage-3] + "..."
-	}
+	message = text.TruncateBytes(message, maxEventMessage) // the API server counts bytes
 	suffix := make([]byte, 8)
 	_, _ = rand.Read(suffix)
 	t := metav1.NewTime(now)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,4 +32,18 @@ func TestEventMasksSecretValues(t *testing.T) {
 		assert.NotContains(t, ev.Message, value[:8], "no part of the value survives the cut")
 		assert.LessOrEqual(t, len(ev.Message), maxEventMessage)
 	}
+}
+
+// The API server counts an Event message's limit in bytes: a long message
+// in a script of multi-byte characters is cut within the limit, on a
+// character, and says it was cut.
+func TestEventMessageIsCutOnACharacter(t *testing.T) {
+	cs := fake.NewClientset()
+	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme())
+	ev, err := emitEvent(context.Background(), cs, dyn, "apps", "web", "Warning", ReasonError, "xy"+strings.Repeat("日本語", 400), time.Now())
+	require.NoError(t, err)
+	assert.True(t, utf8.ValidString(ev.Message), "valid UTF-8")
+	assert.LessOrEqual(t, len(ev.Message), maxEventMessage)
+	assert.Greater(t, len(ev.Message), maxEventMessage-utf8.UTFMax)
+	assert.True(t, strings.HasSuffix(ev.Message, "…"))
 }

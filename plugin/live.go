@@ -71,8 +71,8 @@ func ReadLive(ctx context.Context, dyn dynamic.Interface, mapper meta.RESTMapper
 	lists := map[listKey]schema.GroupVersionKind{}
 	for _, obj := range set.Objects {
 		gvk := obj.GroupVersionKind()
-		if gvk.Group == "" && gvk.Kind == "Secret" {
-			continue
+		if manifest.IsSecret(gvk.Kind) {
+			continue // aegis does not read Secret values
 		}
 		mp, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if meta.IsNoMatchError(err) {

@@ -93,11 +93,10 @@ type Encoded struct {
 	Secrets []byte
 }
 
-// isSecret tells the objects whose content goes into Encoded.Secrets.
-func isSecret(o manifest.Object) bool {
-	gvk := o.GroupVersionKind()
-	return gvk.Group == "" && gvk.Kind == "Secret"
-}
+// isSecret tells the objects whose content goes into Encoded.Secrets, by
+// manifest.IsSecret's rule (the kind, whatever the group), so that what
+// aegis masks elsewhere is what Argo CD's UI masks here.
+func isSecret(o manifest.Object) bool { return manifest.IsSecret(o.GetKind()) }
 
 // EncodeSet writes set and policy as the gzip-compressed streams the gate's
 // hooks carry.

@@ -1,4 +1,4 @@
-package report
+package report_test
 
 import (
 	"bytes"
@@ -8,19 +8,30 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kube-sentient/aegis/internal/reporttest"
+	"github.com/kube-sentient/aegis/judge"
+	"github.com/kube-sentient/aegis/report"
 )
+
+// fixtureReport is the shared fixture, gated.
+func fixtureReport() *report.Report {
+	r := reporttest.Report()
+	judge.Gate(r, reporttest.Config(), reporttest.Now)
+	return r
+}
 
 func TestWriteJSONGolden(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, fixtureReport()))
-	golden(t, "report.golden.json", buf.Bytes())
+	require.NoError(t, report.WriteJSON(&buf, fixtureReport()))
+	reporttest.Golden(t, "report.golden.json", buf.Bytes())
 }
 
 // TestWriteJSONRequiredFields checks the fields issue 2 requires, by name,
 // on the decoded document rather than on Go structs, as a consumer sees it.
 func TestWriteJSONRequiredFields(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, fixtureReport()))
+	require.NoError(t, report.WriteJSON(&buf, fixtureReport()))
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &doc))
 
@@ -78,7 +89,7 @@ func at(t *testing.T, doc map[string]any, path ...string) any {
 
 func TestWriteJSONEmptyListsAreArrays(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, &Report{}))
+	require.NoError(t, report.WriteJSON(&buf, &report.Report{}))
 	out := buf.String()
 	for _, k := range []string{"reasons", "findings", "scanners", "changes", "rules"} {
 		assert.Contains(t, out, `"`+k+`": []`)
@@ -94,10 +105,10 @@ func TestWriteJSONIsStableAndLeavesReportAlone(t *testing.T) {
 	// Shuffle what the writer must order.
 	r.Findings[0], r.Findings[len(r.Findings)-1] = r.Findings[len(r.Findings)-1], r.Findings[0]
 	r.Scanners[0], r.Scanners[len(r.Scanners)-1] = r.Scanners[len(r.Scanners)-1], r.Scanners[0]
-	before := append([]Finding(nil), r.Findings...)
+	before := append([]report.Finding(nil), r.Findings...)
 	var a, b bytes.Buffer
-	require.NoError(t, WriteJSON(&a, r))
-	require.NoError(t, WriteJSON(&b, fixtureReport()))
+	require.NoError(t, report.WriteJSON(&a, r))
+	require.NoError(t, report.WriteJSON(&b, fixtureReport()))
 	assert.Equal(t, b.String(), a.String(), "order does not depend on the input order")
 	assert.Equal(t, before, r.Findings, "the report is not modified")
 }
@@ -105,25 +116,25 @@ func TestWriteJSONIsStableAndLeavesReportAlone(t *testing.T) {
 func TestReadJSONRoundTrip(t *testing.T) {
 	var buf bytes.Buffer
 	want := fixtureReport()
-	require.NoError(t, WriteJSON(&buf, want))
-	got, err := ReadJSON(&buf)
+	require.NoError(t, report.WriteJSON(&buf, want))
+	got, err := report.ReadJSON(&buf)
 	require.NoError(t, err)
 	var again bytes.Buffer
-	require.NoError(t, WriteJSON(&again, got))
+	require.NoError(t, report.WriteJSON(&again, got))
 	var first bytes.Buffer
-	require.NoError(t, WriteJSON(&first, want))
+	require.NoError(t, report.WriteJSON(&first, want))
 	assert.Equal(t, first.String(), again.String())
 
-	_, err = ReadJSON(strings.NewReader(`{"apiVersion":"v1","kind":"ConfigMap"}`))
+	_, err = report.ReadJSON(strings.NewReader(`{"apiVersion":"v1","kind":"ConfigMap"}`))
 	assert.ErrorContains(t, err, "apiVersion")
-	_, err = ReadJSON(strings.NewReader(`{`))
+	_, err = report.ReadJSON(strings.NewReader(`{`))
 	assert.Error(t, err)
 }
 
 func TestWriteJSONResourceKeysAlwaysPresent(t *testing.T) {
-	r := &Report{Findings: []Finding{{Scanner: "posture", RuleID: "x", Severity: Low, Resource: Resource{Kind: "Namespace", Name: "shop"}}}}
+	r := &report.Report{Findings: []report.Finding{{Scanner: "posture", RuleID: "x", Severity: report.Low, Resource: report.Resource{Kind: "Namespace", Name: "shop"}}}}
 	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, r))
+	require.NoError(t, report.WriteJSON(&buf, r))
 	var doc struct {
 		Findings []struct {
 			Resource map[string]any `json:"resource"`

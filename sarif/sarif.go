@@ -57,8 +57,9 @@ type Options struct {
 	// IncludeAbsent also writes absent (fixed) findings with baselineState
 	// "absent". Leave it off for files uploaded to GitHub.
 	IncludeAbsent bool
-	// ToolVersion is the aegis version (driver version; semanticVersion too
-	// when it is a semantic version).
+	// ToolVersion is the aegis version: the driver's version and
+	// semanticVersion (see driverVersions), and the git ref of the rule
+	// pages that helpUri links to (see RulesRef).
 	ToolVersion string
 	// InformationURI is the driver's informationUri; DefaultInformation when
 	// empty.
@@ -135,14 +136,87 @@ func Marshal(log *gosarif.Report) ([]byte, error) {
 	if err := enc.Encode(log); err != nil {
 		return nil, fmt.Errorf("sarif: encode: %w", err)
 	}
+	stripped := stripUnset(compact.Bytes())
 	// Indenting once into a buffer sized up front costs far less than the
 	// encoder's own indenting, which grows its buffers as it goes.
 	var out bytes.Buffer
-	out.Grow(compact.Len() * 5 / 2)
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
+	out.Grow(len(stripped) * 5 / 2)
+	if err := json.Indent(&out, stripped, "", "  "); err != nil {
 		return nil, fmt.Errorf("sarif: indent: %w", err)
 	}
 	return out.Bytes(), nil
+}
+
+// unsetKeys are the properties that go-sarif's constructors set to -1, the
+// value SARIF 2.1.0 defines as "not set" for them (an index into an array
+// that is absent, an unknown offset, no rank): NewSimpleArtifactLocation
+// (index), NewLogicalLocation (index, parentIndex), NewLocation (id),
+// NewRegion (byteOffset, charOffset), NewResult (rank, ruleIndex), and the
+// others for the objects aegis does not write. Their fields are plain ints
+// without omitempty, so the -1 cannot be left out when the structs are
+// built; writing it is equivalent to leaving the property out and only
+// grows the log (the SARIF Multitool warns, SARIF2004).
+var unsetKeys = []string{
+	"absoluteAddress", "byteOffset", "charOffset", "executionOrder", "id", "index", "invocationIndex",
+	"itemCount", "length", "parentIndex", "rank", "resultGraphIndex", "ruleIndex", "runGraphIndex",
+}
+
+// stripUnset removes every object member `"key":-1` whose key is one of
+// unsetKeys from compact JSON as encoding/json writes it (no whitespace
+// between tokens). It walks the text once and knows where strings are, so
+// text inside a string value is never touched.
+func stripUnset(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			out = append(out, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if c == '"' && i > 0 && (data[i-1] == '{' || data[i-1] == ',') {
+			if n := unsetMember(data[i:]); n > 0 {
+				// The member runs to data[i+n-1]; data[i+n] is ',' or '}'.
+				if data[i+n] == ',' {
+					i += n // drop the member and its comma
+				} else {
+					i += n - 1 // drop the member; '}' comes next
+					if out[len(out)-1] == ',' {
+						out = out[:len(out)-1] // and the comma before it
+					}
+				}
+				continue
+			}
+		}
+		if c == '"' {
+			inString = true
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// unsetMember returns the length of `"key":-1` at the start of b when key
+// is one of unsetKeys and the member ends there (',' or '}' follows), else 0.
+func unsetMember(b []byte) int {
+	for _, k := range unsetKeys {
+		n := len(k) + 5 // "k":-1
+		if len(b) <= n || (b[n] != ',' && b[n] != '}') {
+			continue
+		}
+		if string(b[1:len(k)+1]) == k && string(b[len(k)+1:n]) == `":-1` {
+			return n
+		}
+	}
+	return 0
 }
 
 // gzipSize is the size of data gzipped at the default level, as uploaders
@@ -339,14 +413,16 @@ func buildRun(si *scannerInfo, rules map[ruleKey]report.Rule, opts Options, maxR
 	run := gosarif.NewRunWithInformationURI(DriverName, info)
 	driver := run.Tool.Driver
 	driver.WithFullName("aegis " + si.name)
-	if opts.ToolVersion != "" {
-		driver.WithVersion(opts.ToolVersion)
-		if sv, ok := semanticVersion(opts.ToolVersion); ok {
-			driver.WithSemanticVersion(sv)
-		}
+	version, semver := driverVersions(opts.ToolVersion)
+	if version != "" {
+		driver.WithVersion(version)
 	}
+	driver.WithSemanticVersion(semver)
 	run.WithAutomationDetails(gosarif.NewRunAutomationDetails().WithID(Category(si.name)))
 	props := gosarif.NewPropertyBag().Add("scanner", si.name)
+	if opts.ToolVersion != "" {
+		props.Add("toolVersion", opts.ToolVersion)
+	}
 	if si.head != nil && si.head.Version != "" {
 		props.Add("scannerVersion", si.head.Version)
 	}
@@ -356,39 +432,46 @@ func buildRun(si *scannerInfo, rules map[ruleKey]report.Rule, opts Options, maxR
 		run.AddInvocation(inv)
 	}
 
-	// Rules: those the results use, in order of id.
-	ruleIdx := map[string]int{}
+	// Rules: those the results use, in order of id. Each finding goes to
+	// the rule its severity calls for (resultRule), so one report rule may
+	// become several SARIF rules.
+	type use struct {
+		raw string          // the finding's rule id, as the report's rules know it
+		sev report.Severity // the severity the SARIF rule is written with
+	}
+	uses := map[string]use{}
+	resultRules := make([]string, len(findings))
 	var ids []string
-	bySev := map[string]report.Severity{}
 	for i := range findings {
 		f := &findings[i]
-		sev, seen := bySev[f.RuleID]
-		if !seen {
-			ids = append(ids, f.RuleID)
-		}
-		if !seen || f.Severity.Rank() > sev.Rank() {
-			bySev[f.RuleID] = f.Severity
+		rl, ok := lookupRule(rules, si.name, f.RuleID)
+		id, sev := resultRule(ruleID(f.RuleID), rl.Severity, ok, f.Severity)
+		resultRules[i] = id
+		if _, seen := uses[id]; !seen {
+			uses[id] = use{f.RuleID, sev}
+			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
 	if len(ids) > MaxRulesPerRun { // cannot happen while results are capped; kept for safety
 		warnings = append(warnings, fmt.Sprintf("sarif: scanner %s has %d rules, above GitHub's limit of %d", si.name, len(ids), MaxRulesPerRun))
 	}
-	synthesised := 0
+	ruleIdx := make(map[string]int, len(ids))
+	synthesised := map[string]bool{}
 	for _, id := range ids {
-		rl, ok := lookupRule(rules, si.name, id)
+		u := uses[id]
+		rl, ok := lookupRule(rules, si.name, u.raw)
 		if !ok {
-			synthesised++
-			rl = synthesiseRule(si.name, id, findings)
+			synthesised[u.raw] = true
+			rl = synthesiseRule(si.name, u.raw, findings)
 		}
-		if rl.Severity.Rank() < 0 {
-			rl.Severity = bySev[id]
-		}
+		declared := rl.Severity
+		rl.ID, rl.Severity = ruleID(rl.ID), u.sev
 		ruleIdx[id] = len(driver.Rules)
-		driver.Rules = append(driver.Rules, buildRule(si.name, rl))
+		driver.Rules = append(driver.Rules, buildRule(si.name, id, rl, declared, opts.ToolVersion))
 	}
-	if synthesised > 0 {
-		warnings = append(warnings, fmt.Sprintf("sarif: scanner %s: %d rules had no metadata in the report and were made from their findings' titles", si.name, synthesised))
+	if len(synthesised) > 0 {
+		warnings = append(warnings, fmt.Sprintf("sarif: scanner %s: %d rules had no metadata in the report and were made from their findings' titles", si.name, len(synthesised)))
 	}
 
 	noPath := 0
@@ -398,7 +481,7 @@ func buildRun(si *scannerInfo, rules map[ruleKey]report.Rule, opts Options, maxR
 		// in one run (one resource name in two namespaces) stay apart.
 		fp := findings[i].Fingerprint
 		seen[fp]++
-		res, madeUpPath := buildResult(&findings[i], fp, seen[fp], ruleIdx[findings[i].RuleID])
+		res, madeUpPath := buildResult(&findings[i], fp, seen[fp], resultRules[i], ruleIdx[resultRules[i]])
 		if madeUpPath {
 			noPath++
 		}
@@ -424,6 +507,37 @@ func countBySeverity(fs []report.Finding) string {
 	return strings.Join(parts, ", ")
 }
 
+// effectiveSeverity is s, or info for a severity aegis does not know (which
+// Level and SecuritySeverity already treat as info).
+func effectiveSeverity(s report.Severity) report.Severity {
+	if s.Rank() < 0 {
+		return report.Info
+	}
+	return s
+}
+
+// resultRule returns the id of the SARIF rule a finding's result points
+// to, and the severity that rule is written with.
+//
+// GitHub code scanning shows a result with the severity its rule's
+// security-severity falls in, not one of the result's own, so a rule holds
+// only findings of one severity: the finding's rule (id) when the finding
+// has the severity the rule declares, else "<id>/<severity>" (for example
+// aegis.mutableImageTag/low, a low finding of a rule declared medium),
+// whose security-severity and level are the finding's. A rule the report
+// does not list (known false), or lists without a valid severity, declares
+// none, so each of its findings goes to "<id>/<severity>". The choice
+// depends on the finding and the rule's declaration only, never on the
+// other findings of the run, so a result keeps its rule id (and GitHub its
+// alert) from one run to the next.
+func resultRule(id string, declared report.Severity, known bool, sev report.Severity) (string, report.Severity) {
+	sev = effectiveSeverity(sev)
+	if known && declared == sev {
+		return id, sev
+	}
+	return id + "/" + string(sev), sev
+}
+
 // synthesiseRule makes rule metadata from the first finding of the rule, so
 // that the log stays valid when a scanner reports a rule it did not list.
 func synthesiseRule(scanner, id string, findings []report.Finding) report.Rule {
@@ -447,8 +561,127 @@ func semanticVersion(v string) (string, bool) {
 	return m[1], true
 }
 
-func buildRule(scanner string, rl report.Rule) *gosarif.ReportingDescriptor {
-	rl.ID = ruleID(rl.ID)
+// DevSemanticVersion is the driver's semanticVersion when the tool version
+// is not a semantic version (a development build: "dev", a commit).
+const DevSemanticVersion = "0.0.0-dev"
+
+// driverVersions returns the driver's version and semanticVersion for the
+// tool version v. SARIF's semanticVersion must be a semantic version
+// (SARIF 2.1.0 §3.19.12), and a development build has none: it gets
+// DevSemanticVersion, which sorts below every release. version is v
+// without the "v" of a tag, and is left out when it does not start with a
+// digit (the SARIF Multitool wants a numeric version, SARIF2005); the run's
+// properties keep v as given (toolVersion).
+func driverVersions(v string) (version, semver string) {
+	semver, ok := semanticVersion(v)
+	if !ok {
+		semver = DevSemanticVersion
+	}
+	version = strings.TrimPrefix(v, "v")
+	if version == "" || version[0] < '0' || version[0] > '9' {
+		version = ""
+	}
+	return version, semver
+}
+
+// Where helpUri points.
+const (
+	// RepositoryURL is aegis's repository.
+	RepositoryURL = "https://github.com/kube-sentient/aegis"
+	// RulesDir holds a page per aegis rule, one per other scanner and an
+	// index (README.md), written by hack/rulesdoc.
+	RulesDir = "docs/rules"
+)
+
+// ownRulePrefixes start the ids of aegis's own rules (posture, health and
+// admission), each of which has its page in RulesDir.
+var ownRulePrefixes = []string{"pss.", "aegis.", "health.", "admission."}
+
+// OwnRule reports whether id is one of aegis's own rules.
+func OwnRule(id string) bool {
+	for _, p := range ownRulePrefixes {
+		if strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// scannerPages are the pages of the scanners whose rules come from another
+// tool: where their rule ids come from and where to read about them.
+var scannerPages = map[string]string{
+	"trivy":       "trivy",
+	"trivy-image": "trivy",
+	"semgrep":     "semgrep",
+	"falco":       "falco",
+	"zap":         "zap",
+	"wapiti":      "wapiti",
+}
+
+// ScannerPages lists the pages of the scanners whose rules come from
+// another tool, by name without ".md", sorted and without duplicates.
+func ScannerPages() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range scannerPages {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RulePage is the repository path of the page that documents rule id of
+// scanner: RulesDir/<id>.md for aegis's own rules, the scanner's page for
+// the others, the index (RulesDir/README.md) for a scanner aegis has no
+// page for.
+func RulePage(scanner, id string) string { return RulesDir + "/" + rulePageName(scanner, id) + ".md" }
+
+func rulePageName(scanner, id string) string {
+	switch {
+	case OwnRule(id):
+		return id
+	case scannerPages[scanner] != "":
+		return scannerPages[scanner]
+	}
+	return "README"
+}
+
+// gitDescribeRE matches what `git describe --dirty` appends to a tag.
+var gitDescribeRE = regexp.MustCompile(`-\d+-g[0-9a-f]+(?:-dirty)?$|-dirty$`)
+
+// RulesRef is the git ref that helpUri links to for tool version v:
+// "v<semver>" for a release (a semantic version without build metadata,
+// such as "1.2.3", "v1.2.3" or "v1.3.0-rc.1", whose tag holds the pages as
+// that release wrote its rules), else "main" (a development build, or a
+// `git describe` past a tag, such as "v1.2.3-4-gabc1234").
+func RulesRef(v string) string {
+	if sv, ok := semanticVersion(v); ok && !strings.Contains(sv, "+") && !gitDescribeRE.MatchString(sv) {
+		return "v" + sv
+	}
+	return "main"
+}
+
+// helpURI is the helpUri of rule id of scanner: the rule's page in this
+// repository for aegis's own rules; for the others their own absolute
+// helpUri when they have one (Trivy's, Falco's), else their scanner's page.
+func helpURI(scanner, id, own, toolVersion string) string {
+	if !OwnRule(id) && absoluteURI(own) {
+		return own
+	}
+	// The name is one path segment, escaped: a rule id is the scanner's
+	// text, and the URI must stay valid whatever it holds.
+	return RepositoryURL + "/blob/" + url.PathEscape(RulesRef(toolVersion)) + "/" + RulesDir + "/" +
+		url.PathEscape(rulePageName(scanner, id)) + ".md"
+}
+
+// buildRule writes rule rl of scanner as the SARIF rule id: rl.ID itself,
+// or one of its severities ("<rl.ID>/<severity>", see resultRule), with
+// rl.Severity the severity it is written with and declared the one the
+// report gives it.
+func buildRule(scanner, id string, rl report.Rule, declared report.Severity, toolVersion string) *gosarif.ReportingDescriptor {
 	title := firstNonEmpty(rl.Title, rl.ID)
 	full := firstNonEmpty(rl.Description, title)
 	help := firstNonEmpty(rl.Help, rl.Description, title)
@@ -461,22 +694,29 @@ func buildRule(scanner string, rl report.Rule) *gosarif.ReportingDescriptor {
 	}
 	md.WriteString(help)
 	fmt.Fprintf(&md, "\n\nSeverity: %s. Scanner: %s. Rule: `%s`.", rl.Severity, scanner, rl.ID)
-	if !absoluteURI(rl.HelpURI) {
-		rl.HelpURI = "" // SARIF wants an absolute URI; a bad one would void the file
+	if id != rl.ID {
+		fmt.Fprintf(&md, " These are the rule's %s findings", rl.Severity)
+		if declared.Rank() >= 0 {
+			fmt.Fprintf(&md, "; the rule is declared %s", declared)
+		}
+		md.WriteString(".")
 	}
-	if rl.HelpURI != "" {
-		fmt.Fprintf(&md, "\n\n[Documentation](%s)", rl.HelpURI)
+	// The upstream reference of an aegis rule stays in the help; a
+	// HelpURI that is not absolute is dropped (SARIF wants an absolute
+	// URI, and a bad one would void the file).
+	uri := helpURI(scanner, rl.ID, rl.HelpURI, toolVersion)
+	fmt.Fprintf(&md, "\n\n[Documentation](%s)", uri)
+	if OwnRule(rl.ID) && absoluteURI(rl.HelpURI) {
+		fmt.Fprintf(&md, " · [Reference](%s)", rl.HelpURI)
 	}
 
-	d := gosarif.NewRule(rl.ID).
+	d := gosarif.NewRule(id).
 		WithName(ruleName(title, rl.ID)).
 		WithShortDescription(gosarif.NewMultiformatMessageString().WithText(truncate(title, MaxDescriptionLen))).
 		WithFullDescription(gosarif.NewMultiformatMessageString().WithText(truncate(full, MaxDescriptionLen))).
 		WithHelp(gosarif.NewMultiformatMessageString().WithText(help).WithMarkdown(md.String())).
-		WithDefaultConfiguration(gosarif.NewReportingConfiguration().WithLevel(Level(rl.Severity)))
-	if rl.HelpURI != "" {
-		d.WithHelpURI(rl.HelpURI)
-	}
+		WithDefaultConfiguration(gosarif.NewReportingConfiguration().WithLevel(Level(rl.Severity))).
+		WithHelpURI(uri)
 	props := gosarif.NewPropertyBag().
 		Add("precision", "high").
 		Add("security-severity", SecuritySeverity(rl.Severity)).
@@ -524,7 +764,7 @@ func ruleName(title, id string) string {
 	return "Rule"
 }
 
-func buildResult(f *report.Finding, fp string, occurrence, ruleIndex int) (*gosarif.Result, bool) {
+func buildResult(f *report.Finding, fp string, occurrence int, rule string, ruleIndex int) (*gosarif.Result, bool) {
 	uri, madeUp := artifactURI(f)
 	line := f.Location.Line
 	if line < 1 {
@@ -567,7 +807,7 @@ func buildResult(f *report.Finding, fp string, occurrence, ruleIndex int) (*gosa
 		props.Add("locationApproximate", true)
 	}
 
-	res := gosarif.NewRuleResult(ruleID(f.RuleID)).
+	res := gosarif.NewRuleResult(rule).
 		WithRuleIndex(ruleIndex).
 		WithLevel(Level(f.Severity)).
 		WithMessage(gosarif.NewTextMessage(msg)).

@@ -36,7 +36,7 @@ func finding(scanner, rule string, sev report.Severity, state report.State, path
 }
 
 // fixture is a hand-made report: every severity and state, a waiver, a rule
-// without metadata, a finding without a line, a scanner that ran clean, one
+// without metadata, a finding less severe than its rule, a finding without a line, a scanner that ran clean, one
 // that failed on the head and one that was disabled.
 func fixture() *report.Report {
 	findings := []report.Finding{
@@ -47,6 +47,8 @@ func fixture() *report.Report {
 		finding("posture", "aegis.probes", report.Info, report.Unchanged, `deploy\base\worker.yaml`, 7, "worker"),
 		finding("posture", "pss.privileged", report.Critical, report.Absent, "deploy/base/deployment.yaml", 22, "web"),
 		finding("trivy", "AVD-KSV-0014", report.High, report.New, "deploy/base/deployment.yaml", 25, "api"),
+		// A low finding of a rule declared medium (a tag without a digest).
+		finding("posture", "aegis.mutableImageTag", report.Low, report.New, "deploy/base/deployment.yaml", 19, "api"),
 	}
 	// A waived finding.
 	findings[1].Waived = true
@@ -83,7 +85,8 @@ func fixture() *report.Report {
 			{Scanner: "posture", ID: "aegis.resourceLimits", Title: "Missing resource limits", Description: "A container without CPU and memory limits can starve its node.", Help: "Set resources.limits.cpu and resources.limits.memory.", Severity: report.Low},
 			{Scanner: "posture", ID: "aegis.probes", Title: "Missing probes", Description: strings.Repeat("Readiness and liveness probes let Kubernetes route and restart. ", 30), Help: "Add readinessProbe and livenessProbe.", Severity: report.Info},
 			{Scanner: "posture", ID: "aegis.unused", Title: "A rule without findings", Severity: report.Low},
-			{Scanner: "trivy", ID: "AVD-KSV-0014", Title: "Root file system is not read-only", Help: "Set readOnlyRootFilesystem: true.", Severity: report.High},
+			{Scanner: "posture", ID: "aegis.mutableImageTag", Title: "Image not pinned by digest", Description: "A tag can move.", Help: "Pin the image by digest.", Severity: report.Medium},
+			{Scanner: "trivy", ID: "AVD-KSV-0014", Title: "Root file system is not read-only", Help: "Set readOnlyRootFilesystem: true.", HelpURI: "https://avd.aquasec.com/misconfig/ksv-0014", Severity: report.High},
 			// CVE-2024-0001 has no rule: it is synthesised from the finding.
 		},
 	}
@@ -219,8 +222,8 @@ func TestAbsentOnlyWithIncludeAbsent(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, map[string]int{"new": 3, "unchanged": 3}, states(Options{}))
-	assert.Equal(t, map[string]int{"new": 3, "unchanged": 3, "absent": 2}, states(Options{IncludeAbsent: true}))
+	assert.Equal(t, map[string]int{"new": 4, "unchanged": 3}, states(Options{}))
+	assert.Equal(t, map[string]int{"new": 4, "unchanged": 3, "absent": 2}, states(Options{IncludeAbsent: true}))
 }
 
 func TestResultFields(t *testing.T) {
@@ -236,7 +239,7 @@ func TestResultFields(t *testing.T) {
 	}
 	assert.Equal(t, []string{
 		"pss.privileged/new", "pss.privileged/absent", "pss.hostPathVolumes/unchanged",
-		"pss.runAsNonRoot/absent", "aegis.resourceLimits/new", "aegis.probes/unchanged",
+		"pss.runAsNonRoot/absent", "aegis.resourceLimits/new", "aegis.mutableImageTag/low/new", "aegis.probes/unchanged",
 	}, order)
 
 	levels := map[string]string{}
@@ -248,13 +251,13 @@ func TestResultFields(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{
 		"pss.privileged": "error", "pss.hostPathVolumes": "error", "pss.runAsNonRoot": "warning",
-		"aegis.resourceLimits": "note", "aegis.probes": "note",
+		"aegis.resourceLimits": "note", "aegis.mutableImageTag/low": "note", "aegis.probes": "note",
 	}, levels)
 
 	// Unknown line -> 1; backslashes -> slashes.
 	limits := posture.Results[4]
 	assert.Equal(t, 1, limits.Locations[0].PhysicalLocation.Region.StartLine)
-	assert.Equal(t, "deploy/base/worker.yaml", posture.Results[5].Locations[0].PhysicalLocation.ArtifactLocation.URI)
+	assert.Equal(t, "deploy/base/worker.yaml", posture.Results[6].Locations[0].PhysicalLocation.ArtifactLocation.URI)
 
 	// The waived finding is an external, accepted suppression.
 	waived := posture.Results[2]
@@ -273,8 +276,9 @@ func TestResultFields(t *testing.T) {
 		sev[rl.ID] = rl.Properties["security-severity"]
 		assert.Equal(t, "security", rl.Properties["tags"].([]any)[0])
 	}
-	assert.Equal(t, []string{"aegis.probes", "aegis.resourceLimits", "pss.hostPathVolumes", "pss.privileged", "pss.runAsNonRoot"}, ids)
-	assert.Equal(t, map[string]any{"pss.privileged": "9.5", "pss.hostPathVolumes": "8.0", "pss.runAsNonRoot": "5.5", "aegis.resourceLimits": "3.0", "aegis.probes": "1.0"}, sev)
+	assert.Equal(t, []string{"aegis.mutableImageTag/low", "aegis.probes", "aegis.resourceLimits", "pss.hostPathVolumes", "pss.privileged", "pss.runAsNonRoot"}, ids)
+	assert.Equal(t, map[string]any{"pss.privileged": "9.5", "pss.hostPathVolumes": "8.0", "pss.runAsNonRoot": "5.5", "aegis.resourceLimits": "3.0",
+		"aegis.mutableImageTag/low": "3.0", "aegis.probes": "1.0"}, sev)
 }
 
 func TestSecuritySeverityMatchesGitHubBands(t *testing.T) {
@@ -324,7 +328,9 @@ func TestMissingRuleIsSynthesised(t *testing.T) {
 	trivy := log.Runs[2].Tool.Driver.Rules
 	require.Len(t, trivy, 2)
 	assert.Equal(t, "AVD-KSV-0014", trivy[0].ID)
-	assert.Equal(t, "CVE-2024-0001", trivy[1].ID)
+	// A rule the report lacks declares no severity: its finding goes to
+	// the rule of its own severity (see TestRuleIDsDependOnTheFindingOnly).
+	assert.Equal(t, "CVE-2024-0001/medium", trivy[1].ID)
 	assert.Equal(t, "title of CVE-2024-0001", trivy[1].ShortDescription.Text)
 }
 
@@ -450,6 +456,41 @@ func TestRuleTagsAreCapped(t *testing.T) {
 func TestNilReport(t *testing.T) {
 	_, err := Write(&bytes.Buffer{}, nil, Options{})
 	assert.Error(t, err)
+}
+
+func TestDriverVersions(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"v0.1.0":       {"0.1.0", "0.1.0"},
+		"1.2.3-rc.1":   {"1.2.3-rc.1", "1.2.3-rc.1"},
+		"dev":          {"", DevSemanticVersion},
+		"":             {"", DevSemanticVersion},
+		"92cf6fa":      {"92cf6fa", DevSemanticVersion},
+		"v1.2":         {"1.2", DevSemanticVersion},
+		"version-next": {"", DevSemanticVersion},
+	} {
+		version, semver := driverVersions(in)
+		assert.Equal(t, want, [2]string{version, semver}, in)
+	}
+
+	// Every run has a semanticVersion, a development build included; the
+	// version as given is in the run's properties.
+	data, _ := write(t, fixture(), Options{ToolVersion: "dev"})
+	requireIngestible(t, data)
+	var log struct {
+		Runs []struct {
+			Properties map[string]any
+			Tool       struct {
+				Driver map[string]any
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(data, &log))
+	require.NotEmpty(t, log.Runs)
+	for _, run := range log.Runs {
+		assert.Equal(t, DevSemanticVersion, run.Tool.Driver["semanticVersion"])
+		assert.NotContains(t, run.Tool.Driver, "version")
+		assert.Equal(t, "dev", run.Properties["toolVersion"])
+	}
 }
 
 func TestSemanticVersion(t *testing.T) {

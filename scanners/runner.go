@@ -22,7 +22,7 @@ var ErrNotInstalled = errors.New("scanner not installed")
 // not deployed, a DAST scanner that finds no Service port to scan. The
 // run is recorded as skipped with the reason; the gate fails closed on an
 // enabled scanner skipped on the head unless the policy's allowSkip says
-// otherwise (report.Gate).
+// otherwise (judge.Gate).
 type SkipError struct{ Reason string }
 
 // Error is the reason, marked as a skip.

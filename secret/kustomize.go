@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kube-sentient/aegis/manifest"
 )
 
 // addKustomization registers the sources of a kustomization's Secret
@@ -144,7 +146,7 @@ func (r *Redactor) addPatchValues(text string) {
 func targetsSecret(p *yaml.Node) bool {
 	for _, t := range fieldsFolded(p, "target") {
 		for _, kind := range fieldsFolded(t, "kind") {
-			if strings.EqualFold(kind.Value, "Secret") {
+			if manifest.IsSecret(kind.Value) {
 				return true
 			}
 		}

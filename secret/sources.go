@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kube-sentient/aegis/manifest"
 )
 
 // Limits of a tree walk: secrets are looked for in files a renderer could
@@ -151,7 +153,7 @@ func isSecretMapping(n *yaml.Node) bool {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		switch n.Content[i].Value {
 		case "kind":
-			secret = strings.EqualFold(n.Content[i+1].Value, "Secret")
+			secret = manifest.IsSecret(n.Content[i+1].Value)
 		case "apiVersion", "metadata":
 			object = true
 		}
@@ -235,7 +237,7 @@ func RegisterObject(obj map[string]any) { Default.AddObject(obj) }
 // AddObject is RegisterObject for r.
 func (r *Redactor) AddObject(obj map[string]any) {
 	kind, _ := obj["kind"].(string)
-	if !strings.EqualFold(kind, "Secret") {
+	if !manifest.IsSecret(kind) {
 		return
 	}
 	for k, v := range obj {

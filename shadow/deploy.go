@@ -455,7 +455,7 @@ func (m *Manager) observe(ctx context.Context, ns string, applied []planned) ([]
 }
 
 func isSecret(p planned) bool {
-	return p.mapping.GroupVersionKind.Group == "" && p.mapping.GroupVersionKind.Kind == "Secret"
+	return manifest.IsSecret(p.mapping.GroupVersionKind.Kind)
 }
 
 func sortEvents(evs []corev1.Event) {

@@ -13,8 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/rest"
+
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/diff"
+	"github.com/kube-sentient/aegis/judge"
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/render/isolate"
@@ -22,7 +25,6 @@ import (
 	"github.com/kube-sentient/aegis/scanners"
 	"github.com/kube-sentient/aegis/scanners/podspec"
 	"github.com/kube-sentient/aegis/shadow"
-	"k8s.io/client-go/rest"
 )
 
 // Shadow modes: off renders and scans statically; head also deploys the
@@ -165,7 +167,7 @@ func verifyRendered(ctx context.Context, opts Options, base, head *renderedSide)
 func Decide(r *report.Report, opts Options) {
 	opts = withDefaults(opts)
 	relocate(r, opts.LocationRoot, opts.Base, opts.Head)
-	report.Gate(r, opts.Config, opts.Now())
+	judge.Gate(r, opts.Config, opts.Now())
 }
 
 func withDefaults(o Options) Options {

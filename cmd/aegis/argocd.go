@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/output"
 	"github.com/kube-sentient/aegis/plugin"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
@@ -311,7 +312,7 @@ func runPresync(ctx context.Context, f *presyncFlags, stdout, stderr io.Writer) 
 			return &exitError{code: exitInfra, err: err}
 		}
 	} else {
-		printSummary(stdout, res.Report, false)
+		output.PrintSummary(stdout, res.Report, false)
 	}
 	return verdictError(res.Report, res.Policy)
 }

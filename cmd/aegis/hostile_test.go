@@ -917,11 +917,11 @@ func scannerCases() []hostileCase {
 				return standInTrivy(t, dir, `printf '{"SchemaVersion":2,"Results":[{"Target":"'; head -c 104857600 /dev/zero | tr '\0' a`)
 			}, check: trivyErrored("unexpected EOF")},
 		{entry: entryScanner, name: "300 MiB stream is cut at the cap, memory bounded", code: exitInfra,
-			want: `error: trivy: output larger than 256 MiB`,
+			want: `error: trivy: output larger than its cap of 256 MiB`,
 			prepare: func(t *testing.T, dir string) invocation {
 				return standInTrivy(t, dir, `printf '{"SchemaVersion":2,"Results":[{"Target":"'; head -c 314572800 /dev/zero | tr '\0' a; printf '"}]}'`)
 			}, check: func(t *testing.T, dir string, r hostileResult) {
-				trivyErrored("output larger than 256 MiB")(t, dir, r)
+				trivyErrored("output larger than its cap of 256 MiB")(t, dir, r)
 				// Two sides, each at most the 256 MiB cap (and the buffer's
 				// growth): without the cap it was 3.3 GB.
 				assert.Less(t, r.maxRSS, int64(2<<20), "peak RSS %d KiB", r.maxRSS)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kube-sentient/aegis/config"
-	"github.com/kube-sentient/aegis/internal/atomicfile"
+	"github.com/kube-sentient/aegis/output"
 	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/sarif"
@@ -142,6 +141,8 @@ type verifyFlags struct {
 	includeAbsent bool
 	jsonFile      string
 	markdownFile  string
+	junitFile     string
+	gitlabFile    string
 	output        string
 	color         string
 	quiet         bool
@@ -192,7 +193,9 @@ it is judged by. -c names a file on disk instead.`,
 	fl.BoolVar(&f.includeAbsent, "sarif-include-absent", false, "also put fixed (absent) results in the SARIF file, for baseline-aware viewers")
 	fl.StringVar(&f.jsonFile, "json", "", "write the JSON report to this file")
 	fl.StringVar(&f.markdownFile, "markdown", "", "write the Markdown report (a PR comment) to this file")
-	fl.StringVarP(&f.output, "output", "o", "text", "stdout format: text|json")
+	fl.StringVar(&f.junitFile, "junit", "", "write JUnit XML (one test case per problem) to this file")
+	fl.StringVar(&f.gitlabFile, "gitlab", "", "write a GitLab Code Quality report to this file")
+	fl.StringVarP(&f.output, "output", "o", "text", "stdout format: text|json|sarif|markdown|junit|gitlab")
 	fl.StringVar(&f.color, "color", "auto", "colour the terminal summary: auto|always|never")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
 	return c
@@ -203,8 +206,8 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	if f.output != "text" && f.output != "json" {
-		return &usageError{err: fmt.Errorf("--output must be text or json, got %q", f.output)}
+	if _, err := output.ParseFormat(f.output); err != nil {
+		return &usageError{err: fmt.Errorf("--output: %w", err)}
 	}
 	if len(args) == 1 {
 		opts.Path = args[0]
@@ -249,15 +252,28 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 		return err
 	}
 	progress("verified in %d ms", time.Since(start).Milliseconds())
-	if err := writeOutputs(res.Report, f, stderr); err != nil {
+	outOpts := output.Options{
+		SARIF: sarif.Options{IncludeAbsent: f.includeAbsent, ToolVersion: version},
+		Text:  output.TextOptions{Color: useColor(f.color, stdout)},
+		Warn:  func(m string) { fmt.Fprintln(stderr, "aegis: warning:", m) },
+	}
+	files := []output.File{
+		{Format: output.FormatSARIF, Path: f.sarifFile},
+		{Format: output.FormatJSON, Path: f.jsonFile},
+		{Format: output.FormatMarkdown, Path: f.markdownFile},
+		{Format: output.FormatJUnit, Path: f.junitFile},
+		{Format: output.FormatGitLab, Path: f.gitlabFile},
+	}
+	if err := output.WriteFiles(res.Report, files, outOpts, secret.Default); err != nil {
 		return &exitError{code: exitInfra, err: err}
 	}
-	if f.output == "json" {
-		if err := report.WriteJSON(stdout, res.Report); err != nil {
-			return &exitError{code: exitInfra, err: err}
-		}
-	} else {
-		printSummary(stdout, res.Report, useColor(f.color, stdout))
+	format, _ := output.ParseFormat(f.output) // checked with the flags
+	data, err := output.Render(res.Report, format, outOpts, secret.Default)
+	if err != nil {
+		return &exitError{code: exitInfra, err: err}
+	}
+	if _, err := stdout.Write(data); err != nil {
+		return &exitError{code: exitInfra, err: err}
 	}
 	return verdictError(res.Report, cfg)
 }
@@ -279,46 +295,6 @@ func verdictError(r *report.Report, cfg *config.Config) error {
 	default:
 		return &exitError{code: exitInfra}
 	}
-}
-
-// writeOutputs writes each requested file atomically (temp file + rename),
-// so a reader never sees half a report.
-func writeOutputs(r *report.Report, f *verifyFlags, stderr io.Writer) error {
-	if f.sarifFile != "" {
-		var buf bytes.Buffer
-		warnings, err := sarif.Write(&buf, r, sarif.Options{IncludeAbsent: f.includeAbsent, ToolVersion: version})
-		if err != nil {
-			return fmt.Errorf("writing SARIF: %w", err)
-		}
-		for _, w := range warnings {
-			fmt.Fprintln(stderr, "aegis: warning:", w)
-		}
-		if err := writeOutputFile(f.sarifFile, buf.Bytes()); err != nil {
-			return err
-		}
-	}
-	if f.jsonFile != "" {
-		var buf bytes.Buffer
-		if err := report.WriteJSON(&buf, r); err != nil {
-			return err
-		}
-		if err := writeOutputFile(f.jsonFile, buf.Bytes()); err != nil {
-			return err
-		}
-	}
-	if f.markdownFile != "" {
-		md := report.Markdown(r, report.MarkdownOptions{})
-		if err := writeOutputFile(f.markdownFile, []byte(md)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeOutputFile writes one report file atomically, with every registered
-// secret value masked (see run).
-func writeOutputFile(path string, data []byte) error {
-	return atomicfile.Write(path, secret.Default.RedactBytes(data), 0o644)
 }
 
 // usageArgs makes cobra's argument errors usage errors (exit 2).

@@ -30,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/render"
 	"github.com/kube-sentient/aegis/secret"
 )
@@ -322,17 +323,10 @@ func (l *logBuffer) firstFatal() string {
 	lines := strings.Split(strings.TrimSpace(l.buf.String()), "\n")
 	for _, line := range lines {
 		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
-			return truncate(line)
+			return text.Truncate(line, 300)
 		}
 	}
-	return truncate(lines[len(lines)-1])
-}
-
-func truncate(s string) string {
-	if len(s) > 300 {
-		s = strings.ToValidUTF8(s[:300], "") + "..."
-	}
-	return s
+	return text.Truncate(lines[len(lines)-1], 300)
 }
 
 // forward writes what the renderer logged (kustomize's warnings, which

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
 )
 
@@ -100,8 +101,8 @@ func RuleOf(scanner string, a Alert) report.Rule {
 		Scanner:     scanner,
 		ID:          ruleID(scanner, a),
 		Title:       alertTitle(a),
-		Description: shorten(firstNonEmpty(a.Description, alertTitle(a)), 2000),
-		Help:        shorten(help, 4000),
+		Description: text.TruncateBytes(strings.TrimSpace(firstNonEmpty(a.Description, alertTitle(a))), 2000), // size caps on the report
+		Help:        text.TruncateBytes(strings.TrimSpace(help), 4000),
 		HelpURI:     a.HelpURI,
 		Severity:    sev,
 		Tags:        tags,
@@ -151,7 +152,7 @@ func message(scanner string, ep Endpoint, a Alert, count, paths int) string {
 	if a.Method != "" {
 		b.WriteString(strings.ToUpper(a.Method) + " ")
 	}
-	b.WriteString(shorten(requestPath(a.URL), 300))
+	b.WriteString(text.Truncate(strings.TrimSpace(requestPath(a.URL)), 300))
 	if a.Param != "" {
 		fmt.Fprintf(&b, ", parameter %q", a.Param)
 	}
@@ -167,7 +168,7 @@ func message(scanner string, ep Endpoint, a Alert, count, paths int) string {
 		fmt.Fprintf(&b, "; %d occurrences on %d request paths of this template", count, paths)
 	}
 	if ev := strings.TrimSpace(a.Evidence); ev != "" {
-		fmt.Fprintf(&b, ". Evidence: %s", shorten(ev, 200))
+		fmt.Fprintf(&b, ". Evidence: %s", text.Truncate(ev, 200))
 	}
 	if a.Confidence != "" {
 		fmt.Fprintf(&b, ". %s confidence: %s", scanner, a.Confidence)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
 )
@@ -210,9 +211,9 @@ func (s *Scanner) scanTarget(ctx context.Context, cs kubernetes.Interface, ns st
 	defer func() {
 		if msg := stop(); msg != "" {
 			if err != nil {
-				err = fmt.Errorf("%w (the port-forward reported: %s)", err, shorten(msg, 500))
+				err = fmt.Errorf("%w (the port-forward reported: %s)", err, text.Truncate(strings.TrimSpace(msg), 500))
 			} else {
-				s.logf("%s: %s: the port-forward reported: %s", s.Name(), tg, shorten(msg, 500))
+				s.logf("%s: %s: the port-forward reported: %s", s.Name(), tg, text.Truncate(strings.TrimSpace(msg), 500))
 			}
 		}
 	}()
@@ -294,17 +295,3 @@ func (t target) String() string {
 	}
 	return fmt.Sprintf("Service %s%s port %s", ns, t.endpoint.Name, t.endpoint.Port)
 }
-
-// shorten cuts s to n bytes on a rune boundary, marking the cut.
-func shorten(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !isRuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
 )
 
@@ -268,24 +269,17 @@ func classify(line []byte, tooLong, strict bool) (Event, lineKind, error) {
 		return Event{}, lineSkip, nil
 	}
 	if textAlert.Match(s) {
-		return Event{}, lineMalformed, fmt.Errorf("a Falco alert in text form (set json_output: true): %q", shorten(string(s), 80))
+		return Event{}, lineMalformed, fmt.Errorf("a Falco alert in text form (set json_output: true): %q", text.Truncate(string(s), 80))
 	}
 	if s[0] != '{' {
 		if !strict || falcoLogLine.Match(s) {
 			return Event{}, lineSkip, nil
 		}
-		return Event{}, lineMalformed, fmt.Errorf("not a Falco JSON event: %q", shorten(string(s), 80))
+		return Event{}, lineMalformed, fmt.Errorf("not a Falco JSON event: %q", text.Truncate(string(s), 80))
 	}
 	e, err := ParseEvent(s)
 	if err != nil {
 		return Event{}, lineMalformed, err
 	}
 	return e, lineEvent, nil
-}
-
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
@@ -293,10 +294,10 @@ func message(g *group, q Query) string {
 		b.WriteString(")")
 	}
 	if cmd := g.first.Field("proc.cmdline"); cmd != "" {
-		fmt.Fprintf(&b, "; command: %s", shorten(cmd, 200))
+		fmt.Fprintf(&b, "; command: %s", text.Truncate(cmd, 200))
 	}
 	if out := strings.TrimSpace(g.first.Output); out != "" {
-		fmt.Fprintf(&b, ". First alert at %s: %s", g.first.Time.UTC().Format(time.RFC3339), shorten(out, maxOutput))
+		fmt.Fprintf(&b, ". First alert at %s: %s", g.first.Time.UTC().Format(time.RFC3339), text.Truncate(out, maxOutput))
 	}
 	return b.String()
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
 )
 
@@ -101,13 +102,13 @@ func parseOutput(stdout []byte) (*cliOutput, error) {
 	dec := json.NewDecoder(bytes.NewReader(stdout))
 	var out cliOutput
 	if err := dec.Decode(&out); err != nil {
-		return nil, fmt.Errorf("output is not Semgrep JSON: %w (starts %q)", err, head(stdout, 120))
+		return nil, fmt.Errorf("output is not Semgrep JSON: %w (starts %q)", err, text.Truncate(string(bytes.TrimSpace(stdout)), 120))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("output is not Semgrep JSON: data after the JSON object")
 	}
 	if out.Results == nil || out.Errors == nil {
-		return nil, fmt.Errorf("output is not Semgrep JSON: no results or errors array (starts %q)", head(stdout, 120))
+		return nil, fmt.Errorf("output is not Semgrep JSON: no results or errors array (starts %q)", text.Truncate(string(bytes.TrimSpace(stdout)), 120))
 	}
 	return &out, nil
 }
@@ -144,7 +145,7 @@ func describeError(e cliError) string {
 		fmt.Fprintf(&b, " on %s", e.Path)
 	}
 	if msg := cmp.Or(e.ShortMsg, e.Message, e.LongMsg); msg != "" {
-		fmt.Fprintf(&b, ": %s", oneLine(msg, 300))
+		fmt.Fprintf(&b, ": %s", text.OneLine(msg, 300))
 	}
 	return b.String()
 }
@@ -371,20 +372,4 @@ func relPath(root, p string) string {
 
 func cleanRel(p string) string {
 	return path.Clean(filepath.ToSlash(p))
-}
-
-func head(b []byte, n int) string {
-	b = bytes.TrimSpace(b)
-	if len(b) > n {
-		b = b[:n]
-	}
-	return string(b)
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		s = s[:n] + "..."
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package semgrep
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kube-sentient/aegis/internal/procio"
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
 )
@@ -177,7 +178,7 @@ func (s *Scanner) Version(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("semgrep --version: %w", err)
 	}
 	if code != 0 {
-		return "", fmt.Errorf("semgrep --version exited with %d: %s", code, oneLine(stderr, 300))
+		return "", fmt.Errorf("semgrep --version exited with %d: %s", code, text.OneLine(stderr, 300))
 	}
 	// semgrep may print an upgrade notice after the version: keep line one.
 	v, _, _ := strings.Cut(strings.TrimSpace(string(stdout)), "\n")
@@ -255,7 +256,7 @@ func (s *Scanner) scanBatch(ctx context.Context, bin string, t scanners.Target, 
 	// Semgrep exits 0 whether or not it finds anything, and 1 with findings
 	// when --error is among the extra args. Anything else failed.
 	if code != 0 && (code != 1 || perr != nil || len(*out.Results) == 0) {
-		detail := oneLine(stderr, 500)
+		detail := text.OneLine(stderr, 500)
 		if perr == nil {
 			if msgs := fatalErrors(out, true); len(msgs) > 0 {
 				detail = strings.Join(msgs, "; ")
@@ -416,26 +417,21 @@ func (c *sourceCache) load(rel string) []string {
 	return strings.Split(string(data), "\n")
 }
 
-// run starts bin in dir and returns stdout, stderr's tail and the exit code.
-// err is set when the process could not be started or waited for, or when
-// it wrote more than maxOutput.
+// run starts bin in dir and returns stdout, stderr's tail and the exit code
+// (-1 for a death by signal). err is set when the process could not be
+// started or waited for, when the context ended, or when it wrote more
+// than maxOutput.
 func run(ctx context.Context, bin, dir string, args []string) ([]byte, string, int, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	killGroupOnCancel(cmd)
-	// Bound the wait for pipes a killed child may still hold open.
-	cmd.WaitDelay = 5 * time.Second
-	stdout := &capped{max: maxOutput}
-	stderr := &tail{max: 8 << 10}
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	err := cmd.Run()
-	if stdout.over {
-		return nil, "", -1, fmt.Errorf("output larger than %d bytes", maxOutput)
-	}
+	res, err := procio.Run(ctx, procio.Command{
+		Path:       bin,
+		Args:       args,
+		Dir:        dir,
+		MaxStdout:  maxOutput,
+		StderrTail: 8 << 10, // a tool's fatal message is at the end
+	})
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		return stdout.buf.Bytes(), stderr.String(), exit.ExitCode(), nil
+		return res.Stdout, string(res.Stderr), exit.ExitCode(), nil
 	}
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
@@ -443,7 +439,7 @@ func run(ctx context.Context, bin, dir string, args []string) ([]byte, string, i
 		}
 		return nil, "", -1, err
 	}
-	return stdout.buf.Bytes(), stderr.String(), 0, nil
+	return res.Stdout, string(res.Stderr), 0, nil
 }
 
 // exitDescription names a death by signal (ExitCode -1) or the code.
@@ -452,40 +448,4 @@ func exitDescription(code int) string {
 		return "a signal (crashed or killed)"
 	}
 	return fmt.Sprintf("code %d", code)
-}
-
-type capped struct {
-	buf  bytes.Buffer
-	max  int
-	over bool
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	if c.buf.Len()+len(p) > c.max {
-		c.over = true
-		return len(p), nil // keep draining so the child does not block
-	}
-	return c.buf.Write(p)
-}
-
-// tail keeps the last max bytes written: a tool's fatal message is at the end.
-type tail struct {
-	buf []byte
-	max int
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 2*t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	b := t.buf
-	if len(b) > t.max {
-		b = b[len(b)-t.max:]
-	}
-	return string(b)
 }

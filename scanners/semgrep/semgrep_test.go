@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -385,11 +386,15 @@ func TestArgs(t *testing.T) {
 	}, s.args([]string{"a.py", "-odd.py"}))
 }
 
-func TestTailKeepsTheEnd(t *testing.T) {
-	tl := &tail{max: 10}
-	for range 100 {
-		fmt.Fprint(tl, "0123456789")
-	}
-	fmt.Fprint(tl, "the end")
-	assert.Equal(t, "789the end", tl.String())
+// run keeps the end of semgrep's stderr, where its fatal message is, and
+// the exit code.
+func TestRunKeepsTheEndOfStderr(t *testing.T) {
+	script := `i=0; while [ $i -lt 2000 ]; do echo "line $i" >&2; i=$((i+1)); done; echo "the end" >&2; exit 2`
+	stdout, stderr, code, err := run(context.Background(), "/bin/sh", "", []string{"-c", script})
+	require.NoError(t, err)
+	assert.Empty(t, stdout)
+	assert.Equal(t, 2, code)
+	assert.True(t, strings.HasSuffix(stderr, "line 1999\nthe end\n"), "the end is kept: %q", stderr[max(0, len(stderr)-40):])
+	assert.LessOrEqual(t, len(stderr), 8<<10)
+	assert.NotContains(t, stderr, "line 0\n", "the start is dropped")
 }

@@ -85,7 +85,7 @@ func writeInput(dir string, set *manifest.Set) (*input, error) {
 	in := &input{files: map[string]inputFile{}}
 	n := 0
 	for _, obj := range set.Objects {
-		if isSecret(obj) {
+		if manifest.IsSecret(obj.GetKind()) {
 			continue
 		}
 		n++
@@ -100,11 +100,6 @@ func writeInput(dir string, set *manifest.Set) (*input, error) {
 		in.files[name] = inputFile{obj: obj, yaml: y}
 	}
 	return in, nil
-}
-
-func isSecret(obj manifest.Object) bool {
-	gvk := obj.GroupVersionKind()
-	return gvk.Group == "" && gvk.Kind == "Secret"
 }
 
 var slugBad = regexp.MustCompile(`[^a-z0-9.]+`)
@@ -519,7 +514,7 @@ func secretValues(set *manifest.Set) []string {
 		}
 	}
 	for _, obj := range set.Objects {
-		if !isSecret(obj) {
+		if !manifest.IsSecret(obj.GetKind()) {
 			continue
 		}
 		if data, ok := obj.Object["data"].(map[string]any); ok {

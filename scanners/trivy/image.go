@@ -17,6 +17,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
@@ -230,7 +231,7 @@ func (s *ImageScanner) trivyInfo(ctx context.Context, bin string) (*trivyInfo, e
 		return nil, fmt.Errorf("%s: `trivy version --format json`: %w", ImageName, err)
 	}
 	if info.Version == "" {
-		return nil, fmt.Errorf("%s: `trivy version --format json` names no version: %s", ImageName, truncate(string(out), 200))
+		return nil, fmt.Errorf("%s: `trivy version --format json` names no version: %s", ImageName, text.Truncate(string(out), 200))
 	}
 	info.Version = releaseOf(bin, info.Version)
 	s.info = &info
@@ -639,7 +640,7 @@ func imageRule(v Vulnerability) report.Rule {
 		Scanner:     ImageName,
 		ID:          v.VulnerabilityID,
 		Title:       cmp.Or(v.Title, v.VulnerabilityID),
-		Description: truncate(v.Description, 2000),
+		Description: text.TruncateBytes(v.Description, 2000), // a size cap on the report
 		Help:        "Upgrade the affected package to its fixed version (each finding names it), or rebuild the image on a base image that has it.",
 		HelpURI:     v.PrimaryURL,
 		Severity:    sev,

@@ -1,7 +1,6 @@
 package trivy
 
 import (
-	"bytes"
 	"context"
 	"debug/buildinfo"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kube-sentient/aegis/internal/procio"
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
 )
@@ -134,7 +135,7 @@ func toolVersion(ctx context.Context, bin string) (string, error) {
 	v, ok := strings.CutPrefix(strings.TrimSpace(first), "Version:")
 	v = strings.TrimSpace(v)
 	if !ok || v == "" {
-		return "", fmt.Errorf("trivy: unexpected `trivy --version` output %q", truncate(first, 200))
+		return "", fmt.Errorf("trivy: unexpected `trivy --version` output %q", text.Truncate(first, 200))
 	}
 	return releaseOf(bin, v), nil
 }
@@ -196,35 +197,39 @@ func (s *Scanner) run(ctx context.Context, bin, dir string, args ...string) ([]b
 
 // runTrivy is run for any of this package's scanners.
 func runTrivy(ctx context.Context, bin, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
-	// A trivy.yaml in the working directory would be read as configuration
-	// and could, say, raise the severity filter: run where there is none.
-	cmd.Dir = dir
-	cmd.Env = environ()
-	// Do not let a child that keeps the pipes open hang the scan after
-	// the context killed Trivy.
-	cmd.WaitDelay = 5 * time.Second
-	stdout := &capWriter{max: maxOutput}
-	stderr := &tailWriter{max: 4 << 10}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err := cmd.Run()
+	res, err := procio.Run(ctx, procio.Command{
+		Path: bin,
+		Args: args,
+		// A trivy.yaml in the working directory would be read as
+		// configuration and could, say, raise the severity filter: run
+		// where there is none.
+		Dir:        dir,
+		Env:        environ(),
+		MaxStdout:  maxOutput,
+		StderrTail: 4 << 10, // the end of Trivy's log is where the fatal error is
+	})
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("trivy: %w", ctxErr)
-	}
-	if stdout.exceeded {
-		return nil, fmt.Errorf("trivy: output larger than %d MiB", maxOutput>>20)
 	}
 	if err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return nil, fmt.Errorf("trivy: %s: %v: %s", strings.Join(args[:min(1, len(args))], " "), err, stderr.String())
+			return nil, fmt.Errorf("trivy: %s: %v: %s", strings.Join(args[:min(1, len(args))], " "), err, stderrText(res.Stderr))
 		}
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("trivy: %w: %v", scanners.ErrNotInstalled, err)
 		}
 		return nil, fmt.Errorf("trivy: %w", err)
 	}
-	return stdout.Bytes(), nil
+	return res.Stdout, nil
+}
+
+// stderrText is the end of Trivy's standard error for a message.
+func stderrText(tail []byte) string {
+	if s := strings.TrimSpace(string(tail)); s != "" {
+		return s
+	}
+	return "(no output on stderr)"
 }
 
 // environ is the process environment without TRIVY_* variables: Trivy
@@ -239,55 +244,4 @@ func environ() []string {
 		}
 	}
 	return env
-}
-
-// capWriter keeps up to max bytes and notes whether more came. The buffer
-// is a named field, not embedded: an embedded bytes.Buffer would give
-// capWriter bytes.Buffer's ReadFrom, which io.Copy (and so os/exec) prefers
-// to Write, and the cap would never be checked.
-type capWriter struct {
-	buf      bytes.Buffer
-	max      int
-	exceeded bool
-}
-
-func (w *capWriter) Write(p []byte) (int, error) {
-	if w.buf.Len()+len(p) > w.max {
-		w.exceeded = true
-		return 0, errors.New("output too large")
-	}
-	return w.buf.Write(p)
-}
-
-// Bytes returns what was kept.
-func (w *capWriter) Bytes() []byte { return w.buf.Bytes() }
-
-// tailWriter keeps the last max bytes: the end of Trivy's log is where the
-// fatal error is.
-type tailWriter struct {
-	buf []byte
-	max int
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > w.max {
-		w.buf = append(w.buf[:0], w.buf[len(w.buf)-w.max:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tailWriter) String() string {
-	s := strings.TrimSpace(string(w.buf))
-	if s == "" {
-		return "(no output on stderr)"
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

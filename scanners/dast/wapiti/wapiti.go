@@ -45,6 +45,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kube-sentient/aegis/internal/procio"
+	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/scanners"
 	"github.com/kube-sentient/aegis/scanners/dast"
 )
@@ -154,11 +156,12 @@ func (b *Backend) Version(ctx context.Context) (string, error) {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--version")
-	cmd.Env = environ(dir, "", "")
-	cmd.Dir = dir
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
+	res, err := procio.Run(ctx, procio.Command{
+		Path: bin, Args: []string{"--version"}, Dir: dir, Env: environ(dir, "", ""),
+		MaxStdout:  64 << 10, // a banner and a version line
+		StderrTail: 8 << 10,
+	})
+	out := runLog(res).log()
 	if err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("wapiti: %w: %v", scanners.ErrNotInstalled, err)
@@ -206,25 +209,27 @@ func (b *Backend) Scan(ctx context.Context, baseURL string) ([]dast.Alert, error
 
 	reportPath := filepath.Join(dir, "report.json")
 	args := b.args(baseURL, dir, reportPath)
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = environ(filepath.Join(dir, "home"), hole.URL(), target.Hostname())
-	cmd.WaitDelay = 5 * time.Second
-	killGroupOnCancel(cmd)
-	out := &tailBuffer{max: 64 << 10}
-	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
-	runErr := cmd.Run()
+	res, runErr := procio.Run(ctx, procio.Command{
+		Path: bin, Args: args, Dir: dir,
+		Env: environ(filepath.Join(dir, "home"), hole.URL(), target.Hostname()),
+		// Wapiti logs a line per URL crawled and attack tried (-v 1) on
+		// stdout, far below this cap in the crawl and attack time Options
+		// allow; stderr has Python's warnings and tracebacks, whose end
+		// is what a message quotes.
+		MaxStdout:  16 << 20,
+		StderrTail: 64 << 10,
+	})
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, fmt.Errorf("wapiti on %s: %w", baseURL, ctxErr)
 	}
+	log := runLog(res).log()
 	if runErr != nil {
 		if errors.Is(runErr, exec.ErrNotFound) || errors.Is(runErr, os.ErrNotExist) {
 			return nil, fmt.Errorf("wapiti: %w: %v", scanners.ErrNotInstalled, runErr)
 		}
-		return nil, fmt.Errorf("wapiti on %s: %v: %s", baseURL, runErr, tail(out.Bytes(), 2000))
+		return nil, fmt.Errorf("wapiti on %s: %v: %s", baseURL, runErr, tail(log, 2000))
 	}
-	log := out.Bytes()
 	if m := unknownModuleRE.FindSubmatch(log); m != nil {
 		return nil, fmt.Errorf("wapiti: unknown module %q (see `wapiti --list-modules`)", m[1])
 	}
@@ -234,7 +239,11 @@ func (b *Backend) Scan(ctx context.Context, baseURL string) ([]dast.Alert, error
 	if m := skippedRE.FindSubmatch(log); m != nil {
 		b.logf("wapiti on %s: %s requests were skipped due to network issues: the scan is partial", baseURL, m[1])
 	}
-	data, err := os.ReadFile(reportPath)
+	data, err := manifest.ReadFile(reportPath, maxReport)
+	var tooLarge *manifest.TooLargeError
+	if errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("wapiti on %s: its report: %w", baseURL, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wapiti on %s wrote no report (%v): %s", baseURL, err, tail(log, 2000))
 	}
@@ -272,6 +281,10 @@ func (b *Backend) args(baseURL, dir, reportPath string) []string {
 func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
+
+// maxReport bounds the JSON report read back: the modules, depth and times
+// Options allow make far smaller ones.
+const maxReport = 64 << 20
 
 // Messages of Wapiti 3.0.4 (English) the run is checked against.
 var (
@@ -361,27 +374,13 @@ func (h *blackHole) Close() {
 	h.wg.Wait()
 }
 
-// tailBuffer keeps the last max bytes written.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
-}
+// runLog is what a run of Wapiti printed, as one log: its standard output,
+// then the end of its standard error. Wapiti's messages are checked and
+// quoted from it whichever stream they came on.
+type runLog procio.Result
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) Bytes() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]byte(nil), t.buf...)
+func (r runLog) log() []byte {
+	return append(append(bytes.Clone(r.Stdout), '\n'), r.Stderr...)
 }
 
 // tail is the end of b, at most n bytes, starting at a line when it cuts.

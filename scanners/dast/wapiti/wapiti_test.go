@@ -140,6 +140,8 @@ func TestScanFailsClosed(t *testing.T) {
 		body, want string
 	}{
 		"non-zero exit":       {`echo "Traceback (most recent call last): boom" >&2; exit 3`, "exit status 3"},
+		"traceback quoted":    {`echo "[*] Launching module xss"; echo "Traceback (most recent call last): boom" >&2; exit 3`, "Traceback (most recent call last): boom"},
+		"log over its cap":    {`head -c 20000000 /dev/zero | tr '\0' x; cp ` + report + ` "$out"`, "cap of 16 MiB"},
 		"unknown module":      {`echo "[!] Unable to find a module named xsss"; cat ` + log + `; cp ` + report + ` "$out"`, `unknown module "xsss"`},
 		"no report":           {`cat ` + log, "wrote no report"},
 		"report not JSON":     {`cat ` + log + `; echo "<html>" > "$out"`, "not Wapiti's JSON"},

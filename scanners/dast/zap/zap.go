@@ -54,6 +54,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
 	"github.com/kube-sentient/aegis/scanners"
 	"github.com/kube-sentient/aegis/scanners/dast"
@@ -518,12 +519,12 @@ func (b *Backend) get(ctx context.Context, path string, q url.Values, out any) e
 		if json.Unmarshal(body, &msg) == nil {
 			e.Code, e.Message, e.Detail = msg.Code, msg.Message, msg.Detail
 		} else {
-			e.Message = shorten(string(body), 300)
+			e.Message = text.Truncate(strings.TrimSpace(string(body)), 300)
 		}
 		return e
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("zap API %s: the answer is not the JSON expected: %w: %s", path, err, shorten(string(body), 300))
+		return fmt.Errorf("zap API %s: the answer is not the JSON expected: %w: %s", path, err, text.Truncate(strings.TrimSpace(string(body)), 300))
 	}
 	return nil
 }
@@ -532,12 +533,4 @@ func (b *Backend) logf(format string, args ...any) {
 	if b.opts.Logf != nil {
 		b.opts.Logf(format, args...)
 	}
-}
-
-func shorten(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -1,4 +1,9 @@
-package report
+// Package judge owns the verdict: it is the only package that reads the
+// policy to decide (fail-on thresholds, scanner settings, waivers). It
+// applies the waivers, records the expired ones, fills the summary and
+// decides pass, fail or error, once per run; outputs render what it
+// decided and never decide again.
+package judge
 
 import (
 	"fmt"
@@ -7,6 +12,8 @@ import (
 	"time"
 
 	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/internal/text"
+	"github.com/kube-sentient/aegis/report"
 )
 
 // topFindings is how many blocking findings the reasons name one by one;
@@ -32,39 +39,39 @@ const topFindings = 5
 // Error wins over fail because an incomplete scan may hide more; the fail
 // reasons are still listed. The first reason is always a one-line summary of
 // the verdict, the others explain it.
-func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
+func Gate(r *report.Report, cfg *config.Config, now time.Time) report.Verdict {
 	if cfg == nil {
 		cfg = config.Default()
 	}
-	threshold, err := ParseSeverity(cfg.FailOn.Severity)
+	threshold, err := report.ParseSeverity(cfg.FailOn.Severity)
 	if err != nil {
-		threshold = High // config validation rejects this earlier; keep the default
+		threshold = report.High // config validation rejects this earlier; keep the default
 	}
 	failOnScannerErr := cfg.FailOn.ScannerError == nil || *cfg.FailOn.ScannerError
-	r.APIVersion, r.Kind = APIVersion, Kind
-	r.Policy = PolicyRef{Path: cfg.Path, FailOnSeverity: threshold, FailOnScannerErr: failOnScannerErr}
+	r.APIVersion, r.Kind = report.APIVersion, report.Kind
+	r.Policy = report.PolicyRef{Path: cfg.Path, FailOnSeverity: threshold, FailOnScannerErr: failOnScannerErr}
 
 	for i := range r.Findings {
 		f := &r.Findings[i]
 		if f.Fingerprint == "" {
-			f.Fingerprint = ComputeFingerprint(*f)
+			f.Fingerprint = report.ComputeFingerprint(*f)
 		}
 		if f.BaselineState == "" {
-			f.BaselineState = New // a finding that skipped the delta must not escape the gate
+			f.BaselineState = report.New // a finding that skipped the delta must not escape the gate
 		}
 	}
 	notes := applyWaivers(r, cfg, now)
 
 	// A finding of unknown severity blocks: a malformed scanner result must
 	// not be able to pass the gate by sorting below every threshold.
-	var blocking []Finding
+	var blocking []report.Finding
 	for _, f := range r.Findings {
-		if f.BaselineState.IsNew() && !f.Waived && (f.Severity.Rank() < 0 || f.Severity.AtLeast(threshold)) {
+		if report.Blocks(f, threshold) {
 			blocking = append(blocking, f)
 		}
 	}
-	SortFindings(blocking)
-	r.Summary = Summarize(r.Findings)
+	report.SortFindings(blocking)
+	r.Summary = report.Summarize(r.Findings)
 	r.Summary.Blocking = len(blocking)
 
 	scannerErrs, allowedErrs, ok, skipped := judgeScanners(r.Scanners, cfg, failOnScannerErr)
@@ -72,37 +79,37 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 	var why []string
 	switch {
 	case len(r.Scanners) == 0:
-		r.Verdict = Error
+		r.Verdict = report.Error
 		why = append(why, "Error: no scanner ran, so aegis cannot tell whether the change is safe.")
 	case ok == 0:
-		r.Verdict = Error
+		r.Verdict = report.Error
 		why = append(why, "Error: no scanner completed, so aegis cannot tell whether the change is safe.")
 	case len(scannerErrs) > 0:
-		r.Verdict = Error
+		r.Verdict = report.Error
 		verb := "failed"
 		if skipped > 0 {
 			verb = "failed or did not run"
 		}
 		why = append(why, fmt.Sprintf("Error: %s %s and the policy does not allow it, so aegis cannot tell whether the change is safe.",
-			plural(len(scannerErrs), "scanner run", "scanner runs"), verb))
+			text.Plural(len(scannerErrs), "scanner run", "scanner runs"), verb))
 	case len(blocking) > 0 || unhealthy != "":
-		r.Verdict = Fail
+		r.Verdict = report.Fail
 		if len(blocking) == 0 {
 			why = append(why, unhealthy)
 		}
 	default:
-		r.Verdict = Pass
+		r.Verdict = report.Pass
 		why = append(why, passReason(r.Summary, threshold))
 	}
 	why = append(why, scannerErrs...)
 	if len(blocking) > 0 {
 		fr := failReasons(blocking, threshold)
-		if r.Verdict != Fail {
+		if r.Verdict != report.Fail {
 			fr[0] = "Also: " + strings.TrimPrefix(fr[0], "Failed: ")
 		}
 		why = append(why, fr...)
 	}
-	if unhealthy != "" && (r.Verdict != Fail || len(blocking) > 0) {
+	if unhealthy != "" && (r.Verdict != report.Fail || len(blocking) > 0) {
 		why = append(why, unhealthy)
 	}
 	why = append(why, allowedErrs...)
@@ -112,7 +119,7 @@ func Gate(r *Report, cfg *config.Config, now time.Time) Verdict {
 
 // unhealthyHead returns the reason a head that is not Healthy in its shadow
 // namespace fails the gate (failOn.unhealthy, default true), or "".
-func unhealthyHead(r *Report, cfg *config.Config) string {
+func unhealthyHead(r *report.Report, cfg *config.Config) string {
 	if r.Shadow == nil || r.Shadow.Head == nil || r.Shadow.Head.Health == "Healthy" {
 		return ""
 	}
@@ -139,20 +146,20 @@ const sideHead = "head"
 // is not: with no baseline every finding of that scanner on the head
 // counts as new, so such a skip can only make the gate stricter. A
 // disabled scanner's runs are skipped by the policy itself.
-func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool) (blocking, allowed []string, ok, skipped int) {
+func judgeScanners(runs []report.ScannerRun, cfg *config.Config, failOnScannerErr bool) (blocking, allowed []string, ok, skipped int) {
 	for _, run := range runs {
 		switch run.Status {
-		case StatusOK:
+		case report.StatusOK:
 			ok++
 			continue
-		case StatusSkipped:
+		case report.StatusSkipped:
 			if run.Side != sideHead || !cfg.Enabled(run.Name) {
 				continue
 			}
 			s := cfg.Scanner(run.Name)
 			what := fmt.Sprintf("Scanner %s is enabled but did not run on the head", run.Name)
 			if run.Error != "" {
-				what += ": " + oneLine(run.Error, 300)
+				what += ": " + text.OneLine(run.Error, 300)
 			}
 			what = strings.TrimRight(what, ". ")
 			switch {
@@ -174,7 +181,7 @@ func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool)
 			what = fmt.Sprintf("Scanner %s is not installed (%s side)", run.Name, orUnknown(run.Side))
 		}
 		if run.Error != "" {
-			what += ": " + oneLine(run.Error, 300)
+			what += ": " + text.OneLine(run.Error, 300)
 		}
 		what = strings.TrimRight(what, ". ")
 		switch {
@@ -200,8 +207,8 @@ func judgeScanners(runs []ScannerRun, cfg *config.Config, failOnScannerErr bool)
 	return blocking, allowed, ok, skipped
 }
 
-func failReasons(blocking []Finding, threshold Severity) []string {
-	counts := map[Severity]int{}
+func failReasons(blocking []report.Finding, threshold report.Severity) []string {
+	counts := map[report.Severity]int{}
 	var unknown int
 	for _, f := range blocking {
 		if f.Severity.Rank() < 0 {
@@ -211,7 +218,7 @@ func failReasons(blocking []Finding, threshold Severity) []string {
 		}
 	}
 	var parts []string
-	for _, s := range Severities {
+	for _, s := range report.Severities {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -220,10 +227,10 @@ func failReasons(blocking []Finding, threshold Severity) []string {
 		parts = append(parts, fmt.Sprintf("%d of unknown severity", unknown))
 	}
 	out := []string{fmt.Sprintf("Failed: the change introduces %s at or above %s (%s) that no waiver accepts.",
-		plural(len(blocking), "new finding", "new findings"), threshold, strings.Join(parts, ", "))}
+		text.Plural(len(blocking), "new finding", "new findings"), threshold, strings.Join(parts, ", "))}
 	for i, f := range blocking {
 		if i == topFindings {
-			out = append(out, fmt.Sprintf("And %s.", plural(len(blocking)-topFindings, "more blocking finding", "more blocking findings")))
+			out = append(out, fmt.Sprintf("And %s.", text.Plural(len(blocking)-topFindings, "more blocking finding", "more blocking findings")))
 			break
 		}
 		out = append(out, describeFinding(f))
@@ -232,32 +239,32 @@ func failReasons(blocking []Finding, threshold Severity) []string {
 }
 
 // describeFinding is one sentence naming a finding, where it is and why.
-func describeFinding(f Finding) string {
+func describeFinding(f report.Finding) string {
 	sev := string(f.Severity)
 	if f.Severity.Rank() < 0 {
-		sev = fmt.Sprintf("unknown-severity (%q)", oneLine(string(f.Severity), 20))
+		sev = fmt.Sprintf("unknown-severity (%q)", text.OneLine(string(f.Severity), 20))
 	}
-	s := fmt.Sprintf("New %s finding %s on %s", sev, oneLine(f.RuleID, 100), oneLine(f.Resource.String(), 200))
+	s := fmt.Sprintf("New %s finding %s on %s", sev, text.OneLine(f.RuleID, 100), text.OneLine(f.Resource.String(), 200))
 	if f.Location.Path != "" {
-		s += " at " + oneLine(f.Location.String(), 200)
+		s += " at " + text.OneLine(f.Location.String(), 200)
 	}
-	if text := firstNonEmpty(f.Title, f.Message); text != "" {
-		s += ": " + oneLine(text, 200)
+	if what := text.FirstNonEmpty(f.Title, f.Message); what != "" {
+		s += ": " + text.OneLine(what, 200)
 	}
 	return strings.TrimRight(s, ". ") + "."
 }
 
-func passReason(s Summary, threshold Severity) string {
+func passReason(s report.Summary, threshold report.Severity) string {
 	parts := []string{fmt.Sprintf("Passed: no new finding at or above %s", threshold)}
 	var extra []string
 	if below := s.New - s.NewWaived; below > 0 {
-		extra = append(extra, plural(below, "new finding", "new findings")+" below it")
+		extra = append(extra, text.Plural(below, "new finding", "new findings")+" below it")
 	}
 	if w := s.NewWaived; w > 0 {
-		extra = append(extra, plural(w, "new finding", "new findings")+" waived")
+		extra = append(extra, text.Plural(w, "new finding", "new findings")+" waived")
 	}
 	if s.Fixed > 0 {
-		extra = append(extra, plural(s.Fixed, "finding", "findings")+" fixed")
+		extra = append(extra, text.Plural(s.Fixed, "finding", "findings")+" fixed")
 	}
 	if len(extra) > 0 {
 		parts = append(parts, "; "+strings.Join(extra, ", "))
@@ -269,7 +276,7 @@ func passReason(s Summary, threshold Severity) string {
 // waiver accepts and records every expired waiver. Fixed findings are left
 // alone: there is nothing to accept. It returns one reason per expired
 // waiver.
-func applyWaivers(r *Report, cfg *config.Config, now time.Time) []string {
+func applyWaivers(r *report.Report, cfg *config.Config, now time.Time) []string {
 	r.ExpiredWaivers = nil
 	var notes []string
 	for i := range r.Findings {
@@ -280,7 +287,7 @@ func applyWaivers(r *Report, cfg *config.Config, now time.Time) []string {
 		matches := 0
 		for i := range r.Findings {
 			f := &r.Findings[i]
-			if f.BaselineState == Absent || !WaiverMatches(w, *f) {
+			if f.BaselineState == report.Absent || !WaiverMatches(w, *f) {
 				continue
 			}
 			matches++
@@ -292,10 +299,10 @@ func applyWaivers(r *Report, cfg *config.Config, now time.Time) []string {
 		if !expired {
 			continue
 		}
-		ew := ExpiredWaiver{
+		ew := report.ExpiredWaiver{
 			RuleID: w.RuleID, Fingerprint: w.Fingerprint, Resource: w.Resource,
 			Reason: w.Reason, Owner: w.Owner, Expires: w.Expires,
-			Location: Location{Path: cfg.Path, Line: w.Line}, Matches: matches,
+			Location: report.Location{Path: cfg.Path, Line: w.Line}, Matches: matches,
 		}
 		r.ExpiredWaivers = append(r.ExpiredWaivers, ew)
 		where := ""
@@ -303,7 +310,7 @@ func applyWaivers(r *Report, cfg *config.Config, now time.Time) []string {
 			where = " at " + ew.Location.String()
 		}
 		notes = append(notes, fmt.Sprintf("The waiver%s (%s, owner %s) expired on %s and no longer waives anything (it matches %s); renew or remove it.",
-			where, WaiverSelectors(w), oneLine(w.Owner, 100), oneLine(w.Expires, 20), plural(matches, "finding", "findings")))
+			where, WaiverSelectors(w), text.OneLine(w.Owner, 100), text.OneLine(w.Expires, 20), text.Plural(matches, "finding", "findings")))
 	}
 	return notes
 }
@@ -327,7 +334,7 @@ func waiverExpired(w config.Waiver, now time.Time) bool {
 // matches nothing. The resource is "Kind/name", which matches in any
 // namespace (shadow namespaces rewrite it), or "Kind/namespace/name"; the
 // kind is compared without regard to case.
-func WaiverMatches(w config.Waiver, f Finding) bool {
+func WaiverMatches(w config.Waiver, f report.Finding) bool {
 	if w.RuleID == "" && w.Fingerprint == "" && w.Resource == "" {
 		return false
 	}
@@ -337,7 +344,7 @@ func WaiverMatches(w config.Waiver, f Finding) bool {
 	if w.Fingerprint != "" {
 		fp := f.Fingerprint
 		if fp == "" {
-			fp = ComputeFingerprint(f)
+			fp = report.ComputeFingerprint(f)
 		}
 		if w.Fingerprint != fp {
 			return false
@@ -360,91 +367,12 @@ func WaiverMatches(w config.Waiver, f Finding) bool {
 // WaiverSelectors describes what a waiver selects, e.g.
 // "rule pss.privileged, resource Deployment/web".
 func WaiverSelectors(w config.Waiver) string {
-	var s []string
-	if w.RuleID != "" {
-		s = append(s, "rule "+oneLine(w.RuleID, 100))
-	}
-	if w.Fingerprint != "" {
-		s = append(s, "fingerprint "+oneLine(w.Fingerprint, 80))
-	}
-	if w.Resource != "" {
-		s = append(s, "resource "+oneLine(w.Resource, 200))
-	}
-	return strings.Join(s, ", ")
-}
-
-// Summarize counts findings by delta state and severity. Waived counts the
-// head's waived findings; Blocking is left to Gate, which knows the policy.
-func Summarize(findings []Finding) Summary {
-	s := Summary{NewBySeverity: zeroCounts(), FixedBySeverity: zeroCounts(), UnchangedBySeverity: zeroCounts()}
-	for _, f := range findings {
-		switch f.BaselineState {
-		case Unchanged:
-			s.Unchanged++
-			s.UnchangedBySeverity[f.Severity]++
-		case Absent:
-			s.Fixed++
-			s.FixedBySeverity[f.Severity]++
-			continue
-		default:
-			// Updated findings count as new: the change brings them to
-			// this severity.
-			s.New++
-			s.NewBySeverity[f.Severity]++
-			if f.BaselineState == Updated {
-				s.Updated++
-			}
-			if f.Waived {
-				s.NewWaived++
-			}
-		}
-		if f.Waived {
-			s.Waived++
-		}
-	}
-	return s
-}
-
-func zeroCounts() map[Severity]int {
-	m := make(map[Severity]int, len(Severities))
-	for _, s := range Severities {
-		m[s] = 0
-	}
-	return m
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
+	return report.ExpiredWaiver{RuleID: w.RuleID, Fingerprint: w.Fingerprint, Resource: w.Resource}.Selectors()
 }
 
 func orUnknown(s string) string {
 	if s == "" {
 		return "an unknown side"
 	}
-	return oneLine(s, 40)
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if strings.TrimSpace(v) != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// oneLine flattens whitespace (a message with newlines would break a
-// sentence, a table row or a log line) and caps the length in runes.
-func oneLine(s string, limit int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if limit > 0 && len(s) > limit {
-		r := []rune(s)
-		if len(r) > limit {
-			return string(r[:limit-1]) + "…"
-		}
-	}
-	return s
+	return text.OneLine(s, 40)
 }

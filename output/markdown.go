@@ -1,4 +1,4 @@
-package report
+package output
 
 import (
 	"fmt"
@@ -9,14 +9,15 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/internal/text"
+	"github.com/kube-sentient/aegis/report"
 )
 
 // DefaultMaxChars is GitHub's limit on a comment body, in characters; a
 // longer body is refused with 422 "Body is too long".
 const DefaultMaxChars = 65536
 
-// MarkdownOptions shape the Markdown report.
+// MarkdownOptions shape the Markdown
 type MarkdownOptions struct {
 	// MaxChars bounds the output in characters (runes, as GitHub counts);
 	// 0 or less means DefaultMaxChars.
@@ -51,20 +52,20 @@ type MarkdownOptions struct {
 // Every string that a pull request can control (names, paths, messages) is
 // escaped so that it cannot break out of a table cell, inject HTML or
 // mention people.
-func Markdown(r *Report, opts MarkdownOptions) string {
+func Markdown(r *report.Report, opts MarkdownOptions) string {
 	limit := opts.MaxChars
 	if limit <= 0 {
 		limit = DefaultMaxChars
 	}
 	if r == nil {
-		r = &Report{} // shown as an error without a verdict, never as a pass
+		r = &report.Report{} // shown as an error without a verdict, never as a pass
 	}
 	link := safeURL(opts.DetailsURL)
 	m := &mdDoc{r: r, link: link}
 	m.findings = r.Findings
-	if !sorted(m.findings) { // Delta's output already is
+	if !slices.IsSortedFunc(m.findings, report.CompareFindings) { // Delta's output already is
 		m.findings = slices.Clone(m.findings)
-		SortFindings(m.findings)
+		report.SortFindings(m.findings)
 	}
 
 	head := m.essentials(opts.Marker, opts.Preface)
@@ -114,19 +115,10 @@ func Markdown(r *Report, opts MarkdownOptions) string {
 	return out
 }
 
-func sorted(fs []Finding) bool {
-	for i := 1; i < len(fs); i++ {
-		if compareFindings(&fs[i-1], &fs[i]) > 0 {
-			return false
-		}
-	}
-	return true
-}
-
 type mdDoc struct {
-	r        *Report
+	r        *report.Report
 	link     string
-	findings []Finding
+	findings []report.Finding
 }
 
 // mdSection is one list of the report: a heading (or a <details> summary),
@@ -172,7 +164,7 @@ func (s *mdSection) close(k int) string {
 		if k > 0 {
 			fmt.Fprintf(&b, "\n… and %d more (%s)\n", left, see)
 		} else {
-			fmt.Fprintf(&b, "%s not listed here, to fit GitHub's comment size limit (%s).\n", plural(left, strings.TrimSuffix(s.noun, "s"), s.noun), see)
+			fmt.Fprintf(&b, "%s not listed here, to fit GitHub's comment size limit (%s).\n", text.Plural(left, strings.TrimSuffix(s.noun, "s"), s.noun), see)
 		}
 	}
 	if s.details {
@@ -245,10 +237,10 @@ func dropOrder(sections []*mdSection) []*mdSection {
 	return out
 }
 
-var verdictHeads = map[Verdict]string{
-	Pass:  "✅ aegis: PASS",
-	Fail:  "❌ aegis: FAIL",
-	Error: "⚠️ aegis: ERROR",
+var verdictHeads = map[report.Verdict]string{
+	report.Pass:  "✅ aegis: PASS",
+	report.Fail:  "❌ aegis: FAIL",
+	report.Error: "⚠️ aegis: ERROR",
 }
 
 // maxReasons bounds the reasons listed under the verdict: they are part of
@@ -269,8 +261,8 @@ func (m *mdDoc) essentials(marker, preface string) string {
 	if !ok {
 		// A report that the gate did not judge is shown as an error, never
 		// as a pass.
-		headline = verdictHeads[Error]
-		reasons = append([]string{fmt.Sprintf("The report has no valid verdict (%q).", oneLine(string(r.Verdict), 20))}, reasons...)
+		headline = verdictHeads[report.Error]
+		reasons = append([]string{fmt.Sprintf("The report has no valid verdict (%q).", text.OneLine(string(r.Verdict), 20))}, reasons...)
 	}
 	b.WriteString("### " + headline + "\n\n")
 	if len(reasons) > 0 {
@@ -289,18 +281,18 @@ func (m *mdDoc) essentials(marker, preface string) string {
 
 	// Counts come from the findings themselves, so that they agree with
 	// the lists below even if Summary was not filled in.
-	newWaived := zeroCounts()
+	newWaived := map[report.Severity]int{}
 	for _, f := range m.findings {
-		if f.Waived && stateRank(f.BaselineState) == 0 {
+		if f.Waived && f.BaselineState.IsNew() {
 			newWaived[f.Severity]++
 		}
 	}
-	sum := Summarize(m.findings)
+	sum := report.Summarize(m.findings)
 	b.WriteString("| | Critical | High | Medium | Low | Info | Total |\n|:--|--:|--:|--:|--:|--:|--:|\n")
-	row := func(label string, counts map[Severity]int) {
+	row := func(label string, counts map[report.Severity]int) {
 		b.WriteString("| " + label)
 		total := 0
-		for _, s := range Severities {
+		for _, s := range report.Severities {
 			fmt.Fprintf(&b, " | %d", counts[s])
 			total += counts[s]
 		}
@@ -321,7 +313,7 @@ func (m *mdDoc) essentials(marker, preface string) string {
 
 // markerLine writes a well-formed single-line HTML comment as given; any
 // other marker is shown as escaped text, because a comment that does not
-// close would hide the whole report.
+// close would hide the whole
 func markerLine(marker string) string {
 	inner, ok := strings.CutPrefix(marker, "<!--")
 	if ok {
@@ -339,12 +331,12 @@ const maxScannerRows = 30
 func (m *mdDoc) scannerTable() string {
 	type counts struct{ new, fixed, unchanged int }
 	per := map[string]*counts{}
-	runs := map[string]map[string][]ScannerRun{}
+	runs := map[string]map[string][]report.ScannerRun{}
 	var names []string
 	see := func(name string) {
 		if _, ok := per[name]; !ok {
 			per[name] = &counts{}
-			runs[name] = map[string][]ScannerRun{}
+			runs[name] = map[string][]report.ScannerRun{}
 			names = append(names, name)
 		}
 	}
@@ -355,9 +347,9 @@ func (m *mdDoc) scannerTable() string {
 	for _, f := range m.findings {
 		see(f.Scanner)
 		switch f.BaselineState {
-		case Unchanged:
+		case report.Unchanged:
 			per[f.Scanner].unchanged++
-		case Absent:
+		case report.Absent:
 			per[f.Scanner].fixed++
 		default:
 			per[f.Scanner].new++
@@ -383,7 +375,7 @@ func (m *mdDoc) scannerTable() string {
 }
 
 // runCell shows the worst status of a scanner's runs on one side.
-func runCell(runs []ScannerRun) string {
+func runCell(runs []report.ScannerRun) string {
 	if len(runs) == 0 {
 		return "—"
 	}
@@ -399,23 +391,23 @@ func runCell(runs []ScannerRun) string {
 	return statusText(worst)
 }
 
-func statusRank(s ScannerStatus) int {
+func statusRank(s report.ScannerStatus) int {
 	switch s {
-	case StatusOK:
+	case report.StatusOK:
 		return 0
-	case StatusSkipped:
+	case report.StatusSkipped:
 		return 1
 	}
 	return 2
 }
 
-func statusText(r ScannerRun) string {
+func statusText(r report.ScannerRun) string {
 	switch r.Status {
-	case StatusOK:
+	case report.StatusOK:
 		return "✅ ok"
-	case StatusSkipped:
+	case report.StatusSkipped:
 		return "⏭️ skipped"
-	case StatusError:
+	case report.StatusError:
 		if r.Missing {
 			return "❌ missing"
 		}
@@ -426,8 +418,8 @@ func statusText(r ScannerRun) string {
 
 // runDuration is "—" for a run that did not run: a skipped one, or one that
 // failed before it started (a missing tool).
-func runDuration(r ScannerRun) string {
-	if r.Status == StatusSkipped || (r.Status != StatusOK && r.DurationMs == 0) {
+func runDuration(r report.ScannerRun) string {
+	if r.Status == report.StatusSkipped || (r.Status != report.StatusOK && r.DurationMs == 0) {
 		return "—"
 	}
 	return duration(r.DurationMs)
@@ -445,7 +437,7 @@ func duration(ms int64) string {
 
 func (m *mdDoc) sidesLine() string {
 	r := m.r
-	side := func(label string, s Side) string {
+	side := func(label string, s report.Side) string {
 		out := "**" + label + "** " + digestText(s.Digest)
 		if s.Source != "" {
 			out += " (" + mdText(s.Source, 120)
@@ -489,7 +481,7 @@ func (m *mdDoc) shadowLine() string {
 	if sh == nil {
 		return ""
 	}
-	part := func(label string, s *ShadowSide) string {
+	part := func(label string, s *report.ShadowSide) string {
 		if s == nil {
 			return label + " not deployed"
 		}
@@ -542,7 +534,7 @@ func (m *mdDoc) footer(shortened bool) string {
 		policy += " (" + mdText(m.r.Policy.Path, 120) + ")"
 	}
 	parts = append(parts, policy)
-	tool := firstNonEmpty(m.r.Tool.Name, "aegis")
+	tool := text.FirstNonEmpty(m.r.Tool.Name, "aegis")
 	if m.r.Tool.Version != "" {
 		tool += " " + m.r.Tool.Version
 	}
@@ -568,18 +560,18 @@ const findingHeader = "| Severity | Rule | Resource | Location | Message |\n|:--
 
 func (m *mdDoc) sections() []*mdSection {
 	// Pointers, not copies: the lists can hold 10,000 findings each.
-	var newF, fixedF, unchangedF, waivedF []*Finding
+	var newF, fixedF, unchangedF, waivedF []*report.Finding
 	for i := range m.findings {
 		f := &m.findings[i]
 		switch f.BaselineState {
-		case Unchanged:
+		case report.Unchanged:
 			unchangedF = append(unchangedF, f)
-		case Absent:
+		case report.Absent:
 			fixedF = append(fixedF, f)
 		default:
 			newF = append(newF, f)
 		}
-		if f.Waived && f.BaselineState != Absent {
+		if f.Waived && f.BaselineState != report.Absent {
 			waivedF = append(waivedF, f)
 		}
 	}
@@ -595,7 +587,7 @@ func (m *mdDoc) sections() []*mdSection {
 		}
 	}
 	changes, runs, expired := m.r.Changes, m.r.Scanners, m.r.ExpiredWaivers
-	findingRows := func(fs []*Finding) func(int) string { return func(i int) string { return findingRow(fs[i]) } }
+	findingRows := func(fs []*report.Finding) func(int) string { return func(i int) string { return findingRow(fs[i]) } }
 	sec := func(s mdSection) *mdSection { s.link, s.prefix = m.link, []int{0}; return &s }
 	return []*mdSection{
 		sec(mdSection{title: fmt.Sprintf("🆕 New findings (%d)", len(newF)), header: findingHeader, n: len(newF), row: findingRows(newF),
@@ -604,7 +596,7 @@ func (m *mdDoc) sections() []*mdSection {
 			header: "| Waiver | Owner | Expired | Matches | Location |\n|:--|:--|:--|--:|:--|\n", n: len(expired),
 			row: func(i int) string {
 				w := expired[i]
-				return fmt.Sprintf("| %s | %s | %s | %d | %s |\n", mdCell(WaiverSelectors(configWaiver(w)), 200), mdCell(w.Owner, 60),
+				return fmt.Sprintf("| %s | %s | %s | %d | %s |\n", mdCell(w.Selectors(), 200), mdCell(w.Owner, 60),
 					mdCell(w.Expires, 20), w.Matches, mdCell(orDash(w.Location.String()), 160))
 			},
 			noun: "expired waivers", rank: rankExpired}),
@@ -635,42 +627,36 @@ func (m *mdDoc) sections() []*mdSection {
 	}
 }
 
-var severityIcons = map[Severity]string{
-	Critical: "🔴 critical",
-	High:     "🟠 high",
-	Medium:   "🟡 medium",
-	Low:      "🔵 low",
-	Info:     "⚪ info",
+var severityIcons = map[report.Severity]string{
+	report.Critical: "🔴 critical",
+	report.High:     "🟠 high",
+	report.Medium:   "🟡 medium",
+	report.Low:      "🔵 low",
+	report.Info:     "⚪ info",
 }
 
-func severityCell(s Severity) string {
+func severityCell(s report.Severity) string {
 	if v, ok := severityIcons[s]; ok {
 		return v
 	}
 	return "❔ " + mdCell(orDash(string(s)), 20)
 }
 
-func findingRow(f *Finding) string {
+func findingRow(f *report.Finding) string {
 	sev := severityCell(f.Severity)
-	if f.BaselineState == Updated {
+	if f.BaselineState == report.Updated {
 		sev += " (was " + mdCell(orDash(string(f.BaselineSeverity)), 20) + ")"
 	}
 	if f.Waived {
 		sev += " · waived"
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", sev, mdCell(orDash(f.RuleID), 100), mdCell(f.Resource.String(), 200),
-		mdCell(orDash(f.Location.String()), 200), mdCell(orDash(firstNonEmpty(f.Message, f.Title)), 300))
+		mdCell(orDash(f.Location.String()), 200), mdCell(orDash(text.FirstNonEmpty(f.Message, f.Title)), 300))
 }
 
-func waivedRow(f *Finding) string {
+func waivedRow(f *report.Finding) string {
 	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", mdCell(string(f.BaselineState), 20), severityCell(f.Severity), mdCell(orDash(f.RuleID), 100),
 		mdCell(f.Resource.String(), 200), mdCell(orDash(f.WaiverReason), 300))
-}
-
-// configWaiver turns a report's expired waiver back into the selector
-// fields WaiverSelectors reads.
-func configWaiver(w ExpiredWaiver) config.Waiver {
-	return config.Waiver{RuleID: w.RuleID, Fingerprint: w.Fingerprint, Resource: w.Resource}
 }
 
 func orDash(s string) string {
@@ -693,7 +679,7 @@ func mdCell(s string, limit int) string { return mdText(s, limit) }
 // entities, so no HTML or comment can be opened; and "@" is followed by a
 // word joiner, so that a name like "@org/team" notifies nobody.
 func mdText(s string, limit int) string {
-	s = oneLine(strings.Map(func(r rune) rune {
+	s = text.OneLine(strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' {
 			return ' '
 		}

@@ -1,16 +1,21 @@
-package report
+package output
 
 import (
+	"flag"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/kube-sentient/aegis/config"
+	"github.com/kube-sentient/aegis/internal/reporttest"
+	"github.com/kube-sentient/aegis/judge"
+	"github.com/kube-sentient/aegis/report"
 )
 
 const (
@@ -20,7 +25,7 @@ const (
 
 func TestMarkdownGolden(t *testing.T) {
 	out := Markdown(fixtureReport(), MarkdownOptions{Marker: testMarker, DetailsURL: testURL})
-	golden(t, "comment.golden.md", []byte(out))
+	reporttest.Golden(t, "comment.golden.md", []byte(out))
 }
 
 func TestMarkdownStructure(t *testing.T) {
@@ -38,18 +43,18 @@ func TestMarkdownStructure(t *testing.T) {
 
 func TestMarkdownVerdicts(t *testing.T) {
 	tests := []struct {
-		verdict Verdict
+		verdict report.Verdict
 		want    string
 	}{
-		{Pass, "### ✅ aegis: PASS\n"},
-		{Fail, "### ❌ aegis: FAIL\n"},
-		{Error, "### ⚠️ aegis: ERROR\n"},
+		{report.Pass, "### ✅ aegis: PASS\n"},
+		{report.Fail, "### ❌ aegis: FAIL\n"},
+		{report.Error, "### ⚠️ aegis: ERROR\n"},
 		{"", "### ⚠️ aegis: ERROR\n\nThe report has no valid verdict"},
 		{"pass!", "### ⚠️ aegis: ERROR\n"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.verdict), func(t *testing.T) {
-			out := Markdown(&Report{Verdict: tt.verdict}, MarkdownOptions{})
+			out := Markdown(&report.Report{Verdict: tt.verdict}, MarkdownOptions{})
 			assert.True(t, strings.HasPrefix(out, tt.want), out)
 			assert.Contains(t, out, "No scanner ran.")
 			assert.Contains(t, out, "None: the change introduces no finding.")
@@ -59,15 +64,15 @@ func TestMarkdownVerdicts(t *testing.T) {
 
 // bigReport has 10,000 findings per side, half shared: 5,000 new, 5,000
 // unchanged, 5,000 fixed, and 2,000 resource changes.
-func bigReport() *Report {
-	r := &Report{
-		Findings: Delta(manyFindings(10_000, 0), manyFindings(10_000, 5_000)),
-		Scanners: okRuns("posture", "trivy", "semgrep"),
+func bigReport() *report.Report {
+	r := &report.Report{
+		Findings: report.Delta(reporttest.ManyFindings(10_000, 0), reporttest.ManyFindings(10_000, 5_000)),
+		Scanners: reporttest.OKRuns("posture", "trivy", "semgrep"),
 	}
 	for i := range 2000 {
-		r.Changes = append(r.Changes, ResourceChange{Change: []string{"added", "removed", "changed"}[i%3], Kind: "Deployment", Namespace: "default", Name: fmt.Sprintf("app-%d", i)})
+		r.Changes = append(r.Changes, report.ResourceChange{Change: []string{"added", "removed", "changed"}[i%3], Kind: "Deployment", Namespace: "default", Name: fmt.Sprintf("app-%d", i)})
 	}
-	Gate(r, nil, gateNow)
+	judge.Gate(r, nil, reporttest.Now)
 	return r
 }
 
@@ -80,9 +85,9 @@ func TestMarkdownTenThousandFindingsFitsGitHubLimit(t *testing.T) {
 	assert.True(t, strings.HasPrefix(out, testMarker+"\n### ❌ aegis: FAIL\n"))
 	s := r.Summary
 	assert.Contains(t, out, fmt.Sprintf("| 🆕 **New** | %d | %d | %d | %d | %d | **%d** |",
-		s.NewBySeverity[Critical], s.NewBySeverity[High], s.NewBySeverity[Medium], s.NewBySeverity[Low], s.NewBySeverity[Info], s.New))
+		s.NewBySeverity[report.Critical], s.NewBySeverity[report.High], s.NewBySeverity[report.Medium], s.NewBySeverity[report.Low], s.NewBySeverity[report.Info], s.New))
 	assert.Contains(t, out, fmt.Sprintf("| ✅ Fixed | %d | %d | %d | %d | %d | **%d** |",
-		s.FixedBySeverity[Critical], s.FixedBySeverity[High], s.FixedBySeverity[Medium], s.FixedBySeverity[Low], s.FixedBySeverity[Info], s.Fixed))
+		s.FixedBySeverity[report.Critical], s.FixedBySeverity[report.High], s.FixedBySeverity[report.Medium], s.FixedBySeverity[report.Low], s.FixedBySeverity[report.Info], s.Fixed))
 	assert.Contains(t, out, "| Scanner | New | Fixed | Unchanged | Base | Head |")
 	assert.Contains(t, out, "| posture | ")
 	assert.Regexp(t, `\n… and \d+ more \(see \[details\]\(`+regexp.QuoteMeta(testURL)+`\)\)\n`, out, "the new list is truncated with a pointer")
@@ -96,8 +101,8 @@ func TestMarkdownTenThousandFindingsFitsGitHubLimit(t *testing.T) {
 // TestMarkdownDegradesInStages shrinks the budget step by step and checks
 // which lists are still complete at each step.
 func TestMarkdownDegradesInStages(t *testing.T) {
-	r := &Report{Findings: Delta(manyFindings(60, 0), manyFindings(60, 30)), Scanners: okRuns("posture")}
-	Gate(r, nil, gateNow)
+	r := &report.Report{Findings: report.Delta(reporttest.ManyFindings(60, 0), reporttest.ManyFindings(60, 30)), Scanners: reporttest.OKRuns("posture")}
+	judge.Gate(r, nil, reporttest.Now)
 	full := Markdown(r, MarkdownOptions{})
 	fullLen := utf8.RuneCountInString(full)
 	rows := func(out, title string) int {
@@ -156,19 +161,19 @@ func TestMarkdownTinyLimitStillBounded(t *testing.T) {
 
 func TestMarkdownEscapesHostileStrings(t *testing.T) {
 	hostile := "evil|name\n| injected | row |\r<script>alert(1)</script> `code` [click](https://evil.example) @acme/security-team </details><!-- \u202egnp.exe"
-	f := Finding{Scanner: "posture", RuleID: "rule|x", Severity: High, Title: hostile, Message: hostile,
-		Resource: Resource{Kind: "Deployment", Namespace: "ns", Name: hostile, Container: hostile},
-		Location: Location{Path: "dir/" + hostile + ".yaml", Line: 3}, BaselineState: New}
-	r := &Report{
-		Findings: []Finding{f, withState(f, Absent), withState(f, Unchanged)},
-		Scanners: []ScannerRun{{Name: "posture", Side: "head", Status: StatusError, Error: hostile}},
-		Changes:  []ResourceChange{{Change: "added", Kind: "Deployment", Name: hostile, Path: hostile}},
-		Base:     Side{Source: hostile, Digest: hostile},
+	f := report.Finding{Scanner: "posture", RuleID: "rule|x", Severity: report.High, Title: hostile, Message: hostile,
+		Resource: report.Resource{Kind: "Deployment", Namespace: "ns", Name: hostile, Container: hostile},
+		Location: report.Location{Path: "dir/" + hostile + ".yaml", Line: 3}, BaselineState: report.New}
+	r := &report.Report{
+		Findings: []report.Finding{f, withState(f, report.Absent), withState(f, report.Unchanged)},
+		Scanners: []report.ScannerRun{{Name: "posture", Side: "head", Status: report.StatusError, Error: hostile}},
+		Changes:  []report.ResourceChange{{Change: "added", Kind: "Deployment", Name: hostile, Path: hostile}},
+		Base:     report.Side{Source: hostile, Digest: hostile},
 	}
 	cfg := config.Default()
 	cfg.Waivers = []config.Waiver{waiver("rule|x", "", "", "2000-01-01")}
 	cfg.Waivers[0].Owner = hostile
-	Gate(r, cfg, gateNow)
+	judge.Gate(r, cfg, reporttest.Now)
 	out := Markdown(r, MarkdownOptions{Marker: testMarker, DetailsURL: "javascript:alert(1)"})
 
 	for _, bad := range []string{"<script", "</script", "<!-- \u202e", "\u202e", "[click](", "@acme", "`code`", "| injected | row |", "javascript:"} {
@@ -223,4 +228,23 @@ func TestMarkdownMarker(t *testing.T) {
 		out := Markdown(nil, MarkdownOptions{Marker: tt.marker})
 		assert.True(t, strings.HasPrefix(out, tt.wantPrefix), "%q gave %q", tt.marker, out[:min(len(out), 60)])
 	}
+}
+
+// update rewrites the golden files under testdata: go test ./output -update
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// fixtureReport is the shared fixture, gated.
+func fixtureReport() *report.Report {
+	r := reporttest.Report()
+	judge.Gate(r, reporttest.Config(), reporttest.Now)
+	return r
+}
+
+func withState(f report.Finding, s report.State) report.Finding { f.BaselineState = s; return f }
+
+func waiver(rule, fp, res, expires string) config.Waiver {
+	w := config.Waiver{RuleID: rule, Fingerprint: fp, Resource: res, Reason: "accepted risk", Owner: "alice", Expires: expires, Line: 7}
+	day, _ := time.Parse("2006-01-02", expires)
+	w.ExpiresAt = day.AddDate(0, 0, 1)
+	return w
 }

@@ -1,0 +1,195 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/kube-sentient/aegis/internal/text"
+	"github.com/kube-sentient/aegis/report"
+)
+
+// TextOptions shape the terminal summary.
+type TextOptions struct {
+	// Color writes ANSI colours (the CLI decides: --color, NO_COLOR, a
+	// terminal or not).
+	Color bool
+}
+
+// Text is the terminal summary as a Writer.
+func Text(opts TextOptions) Writer {
+	return WriterFunc(func(w io.Writer, r *report.Report) error {
+		PrintSummary(w, r, opts.Color)
+		return nil
+	})
+}
+
+type palette struct{ on bool }
+
+func (p palette) wrap(code, s string) string {
+	if !p.on {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (p palette) verdict(v report.Verdict) string {
+	switch v {
+	case report.Pass:
+		return p.wrap("1;32", "PASS")
+	case report.Fail:
+		return p.wrap("1;31", "FAIL")
+	}
+	return p.wrap("1;33", "ERROR")
+}
+
+func (p palette) severity(s report.Severity) string {
+	label := fmt.Sprintf("%-8s", s)
+	switch s {
+	case report.Critical, report.High:
+		return p.wrap("31", label)
+	case report.Medium:
+		return p.wrap("33", label)
+	}
+	return p.wrap("2", label)
+}
+
+// maxListed bounds the findings listed per state on the terminal; the
+// reports hold them all.
+const maxListed = 20
+
+// PrintSummary writes the compact terminal summary: verdict and reasons,
+// counts, then new and fixed findings with their source lines.
+func PrintSummary(w io.Writer, r *report.Report, color bool) {
+	p := palette{on: color}
+	fmt.Fprintf(w, "aegis %s  %s -> %s  (%d -> %d objects, %s changed)\n",
+		p.verdict(r.Verdict), r.Base.Source, r.Head.Source, r.Base.Objects, r.Head.Objects, countNoun(len(r.Changes), "resource"))
+	for _, reason := range r.Reasons {
+		fmt.Fprintf(w, "  - %s\n", reason)
+	}
+	if r.Shadow != nil {
+		fmt.Fprintf(w, "shadow: base %s · head %s\n", shadowText(p, r.Shadow.Base), shadowText(p, r.Shadow.Head))
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
+	printScanners(w, r.Scanners)
+	printUnscanned(w, r.Unscanned)
+	printFindings(w, p, "new", r.Findings, report.New)
+	printFindings(w, p, "fixed", r.Findings, report.Absent)
+}
+
+// printUnscanned names the kinds whose objects hold containers aegis
+// could not read as pods (at most maxListed; the reports hold them all).
+func printUnscanned(w io.Writer, us []report.Unscanned) {
+	if len(us) == 0 {
+		return
+	}
+	plain := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	var parts []string
+	for i, u := range us {
+		if i == maxListed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(us)-maxListed))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s x%d (e.g. %s at %s)", plain(u.Kind), plain(u.APIVersion), u.Count, plain(u.Name), plain(u.Field)))
+	}
+	fmt.Fprintf(w, "not scanned (containers aegis cannot read as pods): %s\n", strings.Join(parts, "; "))
+}
+
+// printScanners names the scanners that ran, then each run that did not
+// succeed with its reason (one line for both sides when they failed alike);
+// opt-in scanners left off share one line.
+func printScanners(w io.Writer, runs []report.ScannerRun) {
+	var ran, optIn, reasons []string
+	type failure struct{ name, status, err string }
+	var failures []failure
+	sides := map[failure][]string{}
+	for _, run := range runs {
+		switch {
+		case run.Status == report.StatusOK:
+			if !slices.Contains(ran, run.Name) {
+				ran = append(ran, run.Name)
+			}
+		case run.Status == report.StatusSkipped && strings.HasPrefix(run.Error, "opt-in"):
+			if !slices.Contains(optIn, run.Name) {
+				optIn = append(optIn, run.Name)
+			}
+		default:
+			f := failure{run.Name, string(run.Status), run.Error}
+			if _, seen := sides[f]; !seen {
+				failures = append(failures, f)
+			}
+			sides[f] = append(sides[f], run.Side)
+		}
+	}
+	for _, f := range failures {
+		fmt.Fprintf(w, "scanner %s (%s): %s: %s\n", f.name, strings.Join(sides[f], ", "), f.status, f.err)
+	}
+	if len(ran) > 0 {
+		reasons = append(reasons, "ran "+strings.Join(ran, ", "))
+	}
+	if len(optIn) > 0 {
+		reasons = append(reasons, "not enabled "+strings.Join(optIn, ", ")+" (opt-in in .aegis.yaml)")
+	}
+	if len(reasons) > 0 {
+		fmt.Fprintf(w, "scanners: %s\n", strings.Join(reasons, "; "))
+	}
+}
+
+func shadowText(p palette, s *report.ShadowSide) string {
+	if s == nil {
+		return "not deployed"
+	}
+	health := p.wrap("32", s.Health)
+	if s.Health != "Healthy" {
+		health = p.wrap("31", s.Health)
+	}
+	return fmt.Sprintf("%s (%s, %.1f s)", health, s.Namespace, float64(s.DurationMs)/1000)
+}
+
+func printFindings(w io.Writer, p palette, title string, findings []report.Finding, state report.State) {
+	var listed, total int
+	for _, f := range findings {
+		if f.BaselineState != state && !(state == report.New && f.BaselineState == report.Updated) {
+			continue
+		}
+		total++
+		if listed == maxListed {
+			continue
+		}
+		if listed == 0 {
+			fmt.Fprintf(w, "\n%s:\n", title)
+		}
+		listed++
+		waived := ""
+		if f.Waived {
+			waived = " (waived)"
+		}
+		if f.BaselineState == report.Updated {
+			waived = " (was " + string(f.BaselineSeverity) + ")" + waived
+		}
+		fmt.Fprintf(w, "  %s %-30s %s  %s%s\n", p.severity(f.Severity), f.RuleID, f.Location, textLine(f.Message), waived)
+	}
+	if total > listed {
+		fmt.Fprintf(w, "  ... and %d more (see --json, --markdown or --sarif)\n", total-listed)
+	}
+}
+
+// textLine is s on one line, at most 120 characters (never cut inside
+// a character).
+func textLine(s string) string { return text.OneLine(s, 120) }
+
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
