@@ -256,16 +256,7 @@ func checkGroupID(row *Correlation, kind, name, container string) string {
 // compareProblems orders problems as SortFindings orders findings: state,
 // severity (most severe first), location, then the key, which is unique.
 func compareProblems(a, b Problem) int {
-	if c := cmp.Compare(stateRank(a.State), stateRank(b.State)); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(b.Severity.Rank(), a.Severity.Rank()); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Location.Path, b.Location.Path); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Location.Line, b.Location.Line); c != 0 {
+	if c := compareRow(a.State, b.State, a.Severity, b.Severity, a.Location, b.Location); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.Key, b.Key)
