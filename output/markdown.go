@@ -560,18 +560,22 @@ const findingHeader = "| Severity | Rule | Resource | Location | Message |\n|:--
 
 func (m *mdDoc) sections() []*mdSection {
 	// Pointers, not copies: the lists can hold 10,000 findings each.
-	var newF, fixedF, unchangedF, waivedF []*report.Finding
-	for i := range m.findings {
-		f := &m.findings[i]
-		switch f.BaselineState {
+	// Findings about one thing are one row (report.Problems); waivers
+	// stay per finding, as the gate judges them.
+	var newF, fixedF, unchangedF []report.Problem
+	for _, p := range report.Problems(m.findings) {
+		switch p.State {
 		case report.Unchanged:
-			unchangedF = append(unchangedF, f)
+			unchangedF = append(unchangedF, p)
 		case report.Absent:
-			fixedF = append(fixedF, f)
+			fixedF = append(fixedF, p)
 		default:
-			newF = append(newF, f)
+			newF = append(newF, p)
 		}
-		if f.Waived && f.BaselineState != report.Absent {
+	}
+	var waivedF []*report.Finding
+	for i := range m.findings {
+		if f := &m.findings[i]; f.Waived && f.BaselineState != report.Absent {
 			waivedF = append(waivedF, f)
 		}
 	}
@@ -587,11 +591,11 @@ func (m *mdDoc) sections() []*mdSection {
 		}
 	}
 	changes, runs, expired := m.r.Changes, m.r.Scanners, m.r.ExpiredWaivers
-	findingRows := func(fs []*report.Finding) func(int) string { return func(i int) string { return findingRow(fs[i]) } }
+	findingRows := func(ps []report.Problem) func(int) string { return func(i int) string { return problemRow(ps[i]) } }
 	sec := func(s mdSection) *mdSection { s.link, s.prefix = m.link, []int{0}; return &s }
 	return []*mdSection{
-		sec(mdSection{title: fmt.Sprintf("🆕 New findings (%d)", len(newF)), header: findingHeader, n: len(newF), row: findingRows(newF),
-			none: "None: the change introduces no finding.", noun: "new findings", rank: rankNew}),
+		sec(mdSection{title: fmt.Sprintf("🆕 New problems (%d)", len(newF)), header: findingHeader, n: len(newF), row: findingRows(newF),
+			none: "None: the change introduces no finding.", noun: "new problems", rank: rankNew}),
 		sec(mdSection{title: fmt.Sprintf("⏰ Expired waivers (%d)", len(expired)),
 			header: "| Waiver | Owner | Expired | Matches | Location |\n|:--|:--|:--|--:|:--|\n", n: len(expired),
 			row: func(i int) string {
@@ -600,8 +604,8 @@ func (m *mdDoc) sections() []*mdSection {
 					mdCell(w.Expires, 20), w.Matches, mdCell(orDash(w.Location.String()), 160))
 			},
 			noun: "expired waivers", rank: rankExpired}),
-		sec(mdSection{title: fmt.Sprintf("✅ Fixed findings (%d)", len(fixedF)), details: true, header: findingHeader, n: len(fixedF), row: findingRows(fixedF),
-			noun: "fixed findings", rank: rankFixed}),
+		sec(mdSection{title: fmt.Sprintf("✅ Fixed problems (%d)", len(fixedF)), details: true, header: findingHeader, n: len(fixedF), row: findingRows(fixedF),
+			noun: "fixed problems", rank: rankFixed}),
 		sec(mdSection{title: fmt.Sprintf("Resource changes: %d added, %d removed, %d changed", added, removed, changed), details: true,
 			header: "| Change | Kind | Namespace | Name | Source |\n|:--|:--|:--|:--|:--|\n", n: len(changes),
 			row: func(i int) string {
@@ -622,8 +626,8 @@ func (m *mdDoc) sections() []*mdSection {
 			header: "| State | Severity | Rule | Resource | Waiver |\n|:--|:--|:--|:--|:--|\n", n: len(waivedF),
 			row:  func(i int) string { return waivedRow(waivedF[i]) },
 			noun: "waived findings", rank: rankWaived}),
-		sec(mdSection{title: fmt.Sprintf("Unchanged findings (%d)", len(unchangedF)), details: true, header: findingHeader, n: len(unchangedF),
-			row: findingRows(unchangedF), noun: "unchanged findings", rank: rankUnchanged}),
+		sec(mdSection{title: fmt.Sprintf("Unchanged problems (%d)", len(unchangedF)), details: true, header: findingHeader, n: len(unchangedF),
+			row: findingRows(unchangedF), noun: "unchanged problems", rank: rankUnchanged}),
 	}
 }
 
@@ -642,16 +646,18 @@ func severityCell(s report.Severity) string {
 	return "❔ " + mdCell(orDash(string(s)), 20)
 }
 
-func findingRow(f *report.Finding) string {
-	sev := severityCell(f.Severity)
-	if f.BaselineState == report.Updated {
-		sev += " (was " + mdCell(orDash(string(f.BaselineSeverity)), 20) + ")"
+// problemRow is one problem: its highest severity, the rule ids of its
+// sources, the resource, where, and what its first source says.
+func problemRow(p report.Problem) string {
+	sev := severityCell(p.Severity)
+	if was := problemWas(p); was != "" {
+		sev += " (was " + mdCell(was, 20) + ")"
 	}
-	if f.Waived {
+	if p.Waived() {
 		sev += " · waived"
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", sev, mdCell(orDash(f.RuleID), 100), mdCell(f.Resource.String(), 200),
-		mdCell(orDash(f.Location.String()), 200), mdCell(orDash(text.FirstNonEmpty(f.Message, f.Title)), 300))
+	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", sev, mdCell(problemRules(p), 200), mdCell(p.Resource.String(), 200),
+		mdCell(orDash(p.Location.String()), 200), mdCell(orDash(problemMessage(p)), 300))
 }
 
 func waivedRow(f *report.Finding) string {

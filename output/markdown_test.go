@@ -34,7 +34,7 @@ func TestMarkdownStructure(t *testing.T) {
 	assert.Contains(t, out, "| 🆕 **New** | 1 | 1 | 1 | 0 | 0 | **3** |")
 	assert.Contains(t, out, "| ✅ Fixed | 0 | 1 | 0 | 0 | 0 | **1** |")
 	assert.Contains(t, out, "overlays/prod/patch-api.yaml:12", "new findings with file:line")
-	assert.Contains(t, out, "<details><summary>✅ Fixed findings (1)</summary>")
+	assert.Contains(t, out, "<details><summary>✅ Fixed problems (1)</summary>")
 	assert.Contains(t, out, "Resource changes: 1 added, 0 removed, 1 changed")
 	assert.Contains(t, out, "| semgrep | 0 | 0 | 0 | — | ❌ missing |")
 	assert.Contains(t, out, "⏰ Expired waivers (1)")
@@ -91,8 +91,8 @@ func TestMarkdownTenThousandFindingsFitsGitHubLimit(t *testing.T) {
 	assert.Contains(t, out, "| Scanner | New | Fixed | Unchanged | Base | Head |")
 	assert.Contains(t, out, "| posture | ")
 	assert.Regexp(t, `\n… and \d+ more \(see \[details\]\(`+regexp.QuoteMeta(testURL)+`\)\)\n`, out, "the new list is truncated with a pointer")
-	assert.Contains(t, out, "5000 fixed findings not listed here")
-	assert.Contains(t, out, "5000 unchanged findings not listed here")
+	assert.Contains(t, out, "5000 fixed problems not listed here")
+	assert.Contains(t, out, "5000 unchanged problems not listed here")
 	assert.Contains(t, out, "<details><summary>Scanner runs (6)</summary>\n\n| Scanner | Side |", "the few scanner rows outlast the new list")
 	assert.Contains(t, out, "Some lists were shortened to fit GitHub's comment size limit.")
 	assert.Equal(t, strings.Count(out, "<details>"), strings.Count(out, "</details>"), "no <details> left open")
@@ -144,9 +144,9 @@ func TestMarkdownDegradesInStages(t *testing.T) {
 					assert.Equal(t, want, got, title)
 				}
 			}
-			check("New findings (30)", tt.news)
-			check("Fixed findings (30)", tt.fixed)
-			check("Unchanged findings (30)", tt.unchanged)
+			check("New problems (30)", tt.news)
+			check("Fixed problems (30)", tt.fixed)
+			check("Unchanged problems (30)", tt.unchanged)
 		})
 	}
 }

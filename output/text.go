@@ -157,8 +157,8 @@ func shadowText(p palette, s *report.ShadowSide) string {
 
 func printFindings(w io.Writer, p palette, title string, findings []report.Finding, state report.State) {
 	var listed, total int
-	for _, f := range findings {
-		if f.BaselineState != state && !(state == report.New && f.BaselineState == report.Updated) {
+	for _, pr := range report.Problems(findings) {
+		if pr.State != state && !(state == report.New && pr.State == report.Updated) {
 			continue
 		}
 		total++
@@ -169,18 +169,68 @@ func printFindings(w io.Writer, p palette, title string, findings []report.Findi
 			fmt.Fprintf(w, "\n%s:\n", title)
 		}
 		listed++
-		waived := ""
-		if f.Waived {
-			waived = " (waived)"
+		note := ""
+		if was := problemWas(pr); was != "" {
+			note = " (was " + was + ")"
 		}
-		if f.BaselineState == report.Updated {
-			waived = " (was " + string(f.BaselineSeverity) + ")" + waived
+		if pr.Waived() {
+			note += " (waived)"
 		}
-		fmt.Fprintf(w, "  %s %-30s %s  %s%s\n", p.severity(f.Severity), f.RuleID, f.Location, textLine(f.Message), waived)
+		fmt.Fprintf(w, "  %s %-30s %s  %s%s\n", p.severity(pr.Severity), problemRules(pr), pr.Location, textLine(problemMessage(pr)), note)
 	}
 	if total > listed {
 		fmt.Fprintf(w, "  ... and %d more (see --json, --markdown or --sarif)\n", total-listed)
 	}
+}
+
+// problemRules are the rule ids of a problem's sources, its lead first:
+// "pss.privileged+KSV-0017+admission.warning".
+func problemRules(p report.Problem) string {
+	var ids []string
+	if lead := problemLead(p); lead != nil && lead.RuleID != "" {
+		ids = append(ids, lead.RuleID)
+	}
+	for _, f := range p.Findings {
+		if f.RuleID != "" && !slices.Contains(ids, f.RuleID) {
+			ids = append(ids, f.RuleID)
+		}
+	}
+	if len(ids) == 0 {
+		return "—"
+	}
+	return strings.Join(ids, "+")
+}
+
+// problemLead is the source the problem takes its title and location
+// from (report.Problems chooses the most authoritative), nil when none.
+func problemLead(p report.Problem) *report.Finding {
+	for i := range p.Findings {
+		if f := &p.Findings[i]; f.Title == p.Title && f.Location == p.Location {
+			return f
+		}
+	}
+	if len(p.Findings) > 0 {
+		return &p.Findings[0]
+	}
+	return nil
+}
+
+// problemMessage is what the problem's lead source says, else its title.
+func problemMessage(p report.Problem) string {
+	if lead := problemLead(p); lead != nil && lead.Message != "" {
+		return lead.Message
+	}
+	return p.Title
+}
+
+// problemWas is the base's severity of an updated problem, or "".
+func problemWas(p report.Problem) string {
+	for _, f := range p.Findings {
+		if f.BaselineState == report.Updated && f.BaselineSeverity != "" {
+			return string(f.BaselineSeverity)
+		}
+	}
+	return ""
 }
 
 // textLine is s on one line, at most 120 characters (never cut inside
