@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/report"
@@ -15,12 +16,18 @@ type TextOptions struct {
 	// Color writes ANSI colours (the CLI decides: --color, NO_COLOR, a
 	// terminal or not).
 	Color bool
+	// Width is the terminal's width in columns: a problem's line is cut
+	// to it. 0 cuts nothing (output that is not a terminal: a file, a
+	// pipe, a CI log keeps every word).
+	Width int
+	// Verbose also lists the unchanged problems.
+	Verbose bool
 }
 
 // Text is the terminal summary as a Writer.
 func Text(opts TextOptions) Writer {
 	return WriterFunc(func(w io.Writer, r *report.Report) error {
-		PrintSummary(w, r, opts.Color)
+		PrintSummary(w, r, opts)
 		return nil
 	})
 }
@@ -44,8 +51,16 @@ func (p palette) verdict(v report.Verdict) string {
 	return p.wrap("1;33", "ERROR")
 }
 
-func (p palette) severity(s report.Severity) string {
+// severity is a problem's severity label: red shades for what the change
+// introduces, green for what it fixes, dim for what it leaves.
+func (p palette) severity(s report.Severity, state report.State) string {
 	label := fmt.Sprintf("%-8s", s)
+	switch state {
+	case report.Absent:
+		return p.wrap("32", label)
+	case report.Unchanged:
+		return p.wrap("2", label)
+	}
 	switch s {
 	case report.Critical, report.High:
 		return p.wrap("31", label)
@@ -61,8 +76,8 @@ const maxListed = 20
 
 // PrintSummary writes the compact terminal summary: verdict and reasons,
 // counts, then new and fixed findings with their source lines.
-func PrintSummary(w io.Writer, r *report.Report, color bool) {
-	p := palette{on: color}
+func PrintSummary(w io.Writer, r *report.Report, opts TextOptions) {
+	p := palette{on: opts.Color}
 	fmt.Fprintf(w, "aegis %s  %s -> %s  (%d -> %d objects, %s changed)\n",
 		p.verdict(r.Verdict), r.Base.Source, r.Head.Source, r.Base.Objects, r.Head.Objects, countNoun(len(r.Changes), "resource"))
 	for _, reason := range r.Reasons {
@@ -75,8 +90,12 @@ func PrintSummary(w io.Writer, r *report.Report, color bool) {
 	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
 	printScanners(w, r.Scanners)
 	printUnscanned(w, r.Unscanned)
-	printFindings(w, p, "new", r.Findings, report.New)
-	printFindings(w, p, "fixed", r.Findings, report.Absent)
+	problems := report.Problems(r.Findings)
+	printProblems(w, p, opts.Width, "new", problems, report.New)
+	printProblems(w, p, opts.Width, "fixed", problems, report.Absent)
+	if opts.Verbose {
+		printProblems(w, p, opts.Width, "unchanged", problems, report.Unchanged)
+	}
 }
 
 // printUnscanned names the kinds whose objects hold containers aegis
@@ -130,6 +149,13 @@ func printScanners(w io.Writer, runs []report.ScannerRun) {
 			sides[f] = append(sides[f], run.Side)
 		}
 	}
+	// A stable order, whatever order the runs finished in.
+	slices.SortStableFunc(failures, func(a, b failure) int { return strings.Compare(a.name, b.name) })
+	slices.Sort(ran)
+	slices.Sort(optIn)
+	for _, f := range failures {
+		slices.Sort(sides[f])
+	}
 	for _, f := range failures {
 		fmt.Fprintf(w, "scanner %s (%s): %s: %s\n", f.name, strings.Join(sides[f], ", "), f.status, f.err)
 	}
@@ -155,9 +181,12 @@ func shadowText(p palette, s *report.ShadowSide) string {
 	return fmt.Sprintf("%s (%s, %.1f s)", health, s.Namespace, float64(s.DurationMs)/1000)
 }
 
-func printFindings(w io.Writer, p palette, title string, findings []report.Finding, state report.State) {
+// printProblems lists the problems in one state, one line each: severity,
+// rule ids, location, and what the lead source says, cut to width when
+// there is one.
+func printProblems(w io.Writer, p palette, width int, title string, problems []report.Problem, state report.State) {
 	var listed, total int
-	for _, pr := range report.Problems(findings) {
+	for _, pr := range problems {
 		if pr.State != state && !(state == report.New && pr.State == report.Updated) {
 			continue
 		}
@@ -176,7 +205,13 @@ func printFindings(w io.Writer, p palette, title string, findings []report.Findi
 		if pr.Waived() {
 			note += " (waived)"
 		}
-		fmt.Fprintf(w, "  %s %-30s %s  %s%s\n", p.severity(pr.Severity), problemRules(pr), pr.Location, textLine(problemMessage(pr)), note)
+		// The columns before the message: "  " + severity (8) + " ".
+		head := fmt.Sprintf("%-30s %s  ", problemRules(pr), pr.Location)
+		msg := text.OneLine(problemMessage(pr), 0) + note
+		if width > 0 {
+			msg = text.Truncate(msg, max(width-11-utf8.RuneCountInString(head), 20))
+		}
+		fmt.Fprintf(w, "  %s %s%s\n", p.severity(pr.Severity, pr.State), head, msg)
 	}
 	if total > listed {
 		fmt.Fprintf(w, "  ... and %d more (see --json, --markdown or --sarif)\n", total-listed)
@@ -232,10 +267,6 @@ func problemWas(p report.Problem) string {
 	}
 	return ""
 }
-
-// textLine is s on one line, at most 120 characters (never cut inside
-// a character).
-func textLine(s string) string { return text.OneLine(s, 120) }
 
 func countNoun(n int, noun string) string {
 	if n == 1 {

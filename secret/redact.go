@@ -181,6 +181,10 @@ type redactingWriter struct {
 	w io.Writer
 }
 
+// Unwrap is the writer underneath (a terminal's file, say), for callers
+// that ask what they write to; writes still go through Write.
+func (rw *redactingWriter) Unwrap() io.Writer { return rw.w }
+
 func (rw *redactingWriter) Write(p []byte) (int, error) {
 	if _, err := rw.w.Write(rw.r.RedactBytes(p)); err != nil {
 		return 0, err

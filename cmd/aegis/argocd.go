@@ -312,7 +312,7 @@ func runPresync(ctx context.Context, f *presyncFlags, stdout, stderr io.Writer) 
 			return &exitError{code: exitInfra, err: err}
 		}
 	} else {
-		output.PrintSummary(stdout, res.Report, false)
+		output.PrintSummary(stdout, res.Report, output.TextOptions{})
 	}
 	return verdictError(res.Report, res.Policy)
 }

@@ -146,6 +146,7 @@ type verifyFlags struct {
 	output        string
 	color         string
 	quiet         bool
+	verbose       bool
 	kube          kubeFlags
 	keepShadow    bool
 	healthTimeout time.Duration
@@ -198,6 +199,7 @@ it is judged by. -c names a file on disk instead.`,
 	fl.StringVarP(&f.output, "output", "o", "text", "stdout format: text|json|sarif|markdown|junit|gitlab")
 	fl.StringVar(&f.color, "color", "auto", "colour the terminal summary: auto|always|never")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also list the unchanged problems in the terminal summary")
 	return c
 }
 
@@ -254,7 +256,7 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	progress("verified in %d ms", time.Since(start).Milliseconds())
 	outOpts := output.Options{
 		SARIF: sarif.Options{IncludeAbsent: f.includeAbsent, ToolVersion: version},
-		Text:  output.TextOptions{Color: useColor(f.color, stdout)},
+		Text:  output.TextOptions{Color: useColor(f.color, stdout), Width: termWidth(stdout), Verbose: f.verbose},
 		Warn:  func(m string) { fmt.Fprintln(stderr, "aegis: warning:", m) },
 	}
 	files := []output.File{
