@@ -12,7 +12,7 @@ BIN     := bin/aegis
 GO_TOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
 export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 
-.PHONY: help build test unit lint lint-workflows lint-sarif bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress readme
+.PHONY: help build test unit lint lint-workflows lint-sarif comment-check bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress readme
 
 # NODE=real starts a real node (kubelet + containerd) instead of kwok's fake one.
 export NODE
@@ -37,6 +37,9 @@ lint: ## gofmt and go vet
 lint-workflows: ## actionlint (+ shellcheck) over every workflow, offline; actionlint built once into ~/.cache/aegis/tools
 	hack/lint-workflows.sh
 
+
+comment-check: ## the PR comment and job summary of the examples and of a large change, checked in headless Chromium (UPDATE=1: refresh docs/images)
+	hack/comment-check.sh
 
 lint-sarif: ## SARIF Multitool validate (Warning level) on the examples' SARIF; Multitool installed once into ~/.cache/aegis/tools
 	hack/lint-sarif.sh

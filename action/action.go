@@ -216,7 +216,7 @@ func (r *run) main(ctx context.Context) int {
 	}
 	r.publish(ctx, rep, sarifData, started)
 
-	if err := addSummary(r.gha, r.red.Redact(buildSummary(rep, r.notes, r.published))); err != nil {
+	if err := addSummary(r.gha, r.red.Redact(buildSummary(rep, r.notes, r.published, r.links()))); err != nil {
 		r.logf("warning: %v", err)
 	}
 	code = verdictCode(rep, r.ann) // first: an expired waiver's error must not be crowded out
@@ -352,6 +352,25 @@ func (r *run) runURL() string {
 	return fmt.Sprintf("%s/%s/actions/runs/%d", strings.TrimSuffix(g.ServerURL, "/"), g.Repository, g.RunID)
 }
 
+// links are the blob URL prefixes of the two sides' commits, so that the
+// comment and the summary link each location to its line (locations are
+// relative to the workspace, the repository's root). A side that is not a
+// commit id (a directory, a branch name, "sha^1") is not linked: its
+// commit is not known here.
+func (r *run) links() output.Links {
+	g := r.ghc
+	if r.t == nil || g.ServerURL == "" || g.Repository == "" {
+		return output.Links{}
+	}
+	at := func(s verify.Source) string {
+		if s.Dir != "" || !shaPattern.MatchString(s.Revision) {
+			return ""
+		}
+		return strings.TrimSuffix(g.ServerURL, "/") + "/" + g.Repository + "/blob/" + s.Revision + "/"
+	}
+	return output.Links{Head: at(r.t.Head), Base: at(r.t.Base)}
+}
+
 // writeFiles writes the SARIF and JSON files the inputs name and returns
 // the SARIF log (also when no file is written: the upload needs it).
 func (r *run) writeFiles(rep *report.Report) ([]byte, error) {
@@ -434,7 +453,7 @@ func (r *run) publish(ctx context.Context, rep *report.Report, sarifData []byte,
 		marker := commentMarker(in.Category)
 		runURL := r.runURL()
 		body := func(maxChars int) string {
-			return r.red.Redact(output.Markdown(rep, output.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL, Preface: r.preface}))
+			return r.red.Redact(output.Markdown(rep, output.MarkdownOptions{MaxChars: maxChars, Marker: marker, DetailsURL: runURL, Preface: r.preface, Links: r.links()}))
 		}
 		url, err := pub.upsertComment(ctx, t.PR, marker, in.CommentMode, in.CommentAuthor, body)
 		if err != nil {

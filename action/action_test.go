@@ -101,10 +101,14 @@ func TestActionPullRequest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, report.Fail, rep.Verdict)
 
-	// Summary: the report, the chart, what was published.
+	// Summary: the report, the counts, what was published; locations
+	// linked to their lines at the event's commits.
 	assert.Contains(t, res.summary, "❌ aegis: FAIL")
-	assert.Contains(t, res.summary, "```mermaid\n")
-	assert.Contains(t, res.summary, "  bar [1, 1, 0, 1, 0]\n  bar [1, 1, 0, 0, 0]\n  bar [0, 1, 0, 0, 0]\n", "1 critical fixed, 1 high new, 1 low unchanged")
+	assert.Contains(t, res.summary, "| 🆕 New | 0 | 1 | 0 | 0 | 0 | **1** |\n| ✅ Fixed | 1 | 0 | 0 | 0 | 0 | **1** |\n| Unchanged | 0 | 0 | 0 | 1 | 0 | **1** |\n", "1 critical fixed, 1 high new, 1 low unchanged")
+	for _, body := range []string{res.summary, comments[0].Body} {
+		assert.Contains(t, body, "[overlays/prod/node-logs.yaml:16](https://github.com/Codertocat/Hello-World/blob/"+head+"/overlays/prod/node-logs.yaml#L16)", "a new problem at the head's commit")
+		assert.Contains(t, body, "[base/deployment.yaml:22](https://github.com/Codertocat/Hello-World/blob/"+base+"/base/deployment.yaml#L22)", "a fixed one at the base's")
+	}
 	assert.Contains(t, res.summary, "processed")
 	assert.Contains(t, res.summary, "Comment: https://github.com/Codertocat/Hello-World/pull/2#issuecomment-")
 
@@ -542,20 +546,22 @@ func TestActionAnnotationEscaping(t *testing.T) {
 }
 
 // The job summary stays within GitHub's 1 MiB, even for a report whose
-// Markdown would be far larger, and keeps the chart.
+// Markdown would be far larger, and keeps the counts by severity.
 func TestActionSummaryWithinLimit(t *testing.T) {
 	res := runAction(t, newEnv(t, nil), &fakeVerify{rep: bigReport(5000)})
 	require.Equal(t, ExitFail, res.code, res.stderr)
 	assert.LessOrEqual(t, len(res.summary), MaxSummaryBytes)
 	assert.Greater(t, len(res.summary), MaxSummaryBytes/2)
 	assert.True(t, utf8.ValidString(res.summary))
-	assert.Contains(t, res.summary, "```mermaid")
-	assert.Contains(t, res.summary, "  bar [1000, 1000, 1000, 1000, 1000]\n")
+	assert.Contains(t, res.summary, "#### Findings by severity\n\n| | Critical | High | Medium | Low | Info | Total |\n")
+	assert.Contains(t, res.summary, "| 🆕 New | 1000 | 1000 | 1000 | 1000 | 1000 | **5000** |\n")
 	assert.Contains(t, res.summary, "Some lists were shortened")
+	assert.NotContains(t, res.summary, "mermaid", "no chart: it drew slivers at zero")
 }
 
-// The chart stacks new, fixed and unchanged per severity.
-func TestActionDeltaChart(t *testing.T) {
+// The summary has the comment's structure: verdict, the named fixes and
+// new problems, then the rest; its table counts exactly, zeros included.
+func TestActionSummaryStructure(t *testing.T) {
 	s := report.Summarize([]report.Finding{
 		finding("a", report.Critical, report.New, "", 0, "a"),
 		finding("b", report.High, report.Absent, "", 0, "b"),
@@ -563,17 +569,18 @@ func TestActionDeltaChart(t *testing.T) {
 		finding("d", report.High, report.Unchanged, "", 0, "d"),
 		finding("e", report.Info, report.Unchanged, "", 0, "e"),
 	})
-	got := deltaChart(s)
-	want := "xychart-beta\n" +
-		"  title \"Findings by severity: new, fixed, unchanged\"\n" +
-		"  x-axis [critical, high, medium, low, info]\n" +
-		"  y-axis \"findings\" 0 --> 3\n" +
-		"  bar [1, 3, 0, 0, 1]\n" +
-		"  bar [1, 2, 0, 0, 0]\n" +
-		"  bar [1, 0, 0, 0, 0]\n"
-	assert.Contains(t, got, want)
-	assert.Contains(t, got, `plotColorPalette: "#8c959f, #1a7f37, #cf222e"`)
-	assert.Contains(t, deltaChart(report.Summarize(nil)), "0 --> 1\n", "an empty delta still draws")
+	assert.Equal(t, "| | Critical | High | Medium | Low | Info | Total |\n|:--|--:|--:|--:|--:|--:|--:|\n"+
+		"| 🆕 New | 1 | 0 | 0 | 0 | 0 | **1** |\n"+
+		"| ✅ Fixed | 0 | 2 | 0 | 0 | 0 | **2** |\n"+
+		"| Unchanged | 0 | 1 | 0 | 0 | 1 | **2** |\n", severityTable(s))
+
+	res := runAction(t, newEnv(t, nil), &fakeVerify{rep: bigReport(3)})
+	verdict := strings.Index(res.summary, "### ❌ aegis: FAIL")
+	fixes := strings.Index(res.summary, "**This change fixes")
+	introduces := strings.Index(res.summary, "**This change introduces 3 problems:**")
+	fold := strings.Index(res.summary, "<details>")
+	table := strings.Index(res.summary, "#### Findings by severity")
+	assert.True(t, verdict >= 0 && fixes > verdict && introduces > fixes && fold > introduces && table > fold, res.summary)
 }
 
 // A value holding go-githubactions' fixed delimiter on a line of its own

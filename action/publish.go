@@ -90,7 +90,7 @@ func (r *run) publishMain(ctx context.Context, p *payload) int {
 			short(wr.HeadSHA), headRepo, wr.HeadBranch)
 		r.logf("%s", msg)
 		r.notes = append(r.notes, note{kind: alertNote, text: "aegis: " + msg})
-		if err := addSummary(r.gha, r.red.Redact(buildSummary(rep, r.notes, nil))); err != nil {
+		if err := addSummary(r.gha, r.red.Redact(buildSummary(rep, r.notes, nil, output.Links{}))); err != nil {
 			r.logf("warning: %v", err)
 		}
 		r.setOutputs(rep)
@@ -108,11 +108,15 @@ func (r *run) publishMain(ctx context.Context, p *payload) int {
 		r.t = &Target{
 			Event: EventWorkflowRun, PR: pr, CommitSHA: wr.HeadSHA, Ref: fmt.Sprintf("refs/pull/%d/head", pr),
 			HeadRepo: headRepo, Fork: !strings.EqualFold(headRepo, r.ghc.Repository),
+			// For links only: the head is the run's commit (the report was
+			// checked to be its); the base is the report's word, a commit
+			// of this repository's network at worst.
+			Head: verify.Source{Revision: wr.HeadSHA}, Base: verify.Source{Revision: rep.Base.Source},
 		}
 		r.preface = r.provenance(ctx, pub, wr, rep, pr)
 		r.publish(ctx, rep, sarifData, started)
 	}
-	if err := addSummary(r.gha, r.red.Redact(r.preface+"\n\n"+buildSummary(rep, r.notes, r.published))); err != nil {
+	if err := addSummary(r.gha, r.red.Redact(r.preface+"\n\n"+buildSummary(rep, r.notes, r.published, r.links()))); err != nil {
 		r.logf("warning: %v", err)
 	}
 	r.setOutputs(rep)

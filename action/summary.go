@@ -39,47 +39,38 @@ func counts(r *report.Report) report.Summary {
 	return s
 }
 
-// deltaChart draws new, fixed and unchanged findings per severity as a
-// Mermaid xychart, which GitHub renders in Markdown. xychart has no stacked
-// bars, so the bars are drawn cumulatively one over the other: the total
-// first (grey, its visible top is the unchanged findings), then new+fixed
-// (green: fixed), then new (red).
-func deltaChart(s report.Summary) string {
-	var total, newFixed, newOnly []string
-	axisMax := 1
-	for _, sev := range report.Severities {
-		n, f, u := s.NewBySeverity[sev], s.FixedBySeverity[sev], s.UnchangedBySeverity[sev]
-		total = append(total, fmt.Sprint(n+f+u))
-		newFixed = append(newFixed, fmt.Sprint(n+f))
-		newOnly = append(newOnly, fmt.Sprint(n))
-		axisMax = max(axisMax, n+f+u)
-	}
+// severityTable counts new, fixed and unchanged findings per severity, a
+// plain table: exact numbers, where a chart drew slivers at zero.
+func severityTable(s report.Summary) string {
 	var b strings.Builder
-	b.WriteString("```mermaid\n")
-	b.WriteString("---\nconfig:\n  themeVariables:\n    xyChart:\n      plotColorPalette: \"#8c959f, #1a7f37, #cf222e\"\n---\n")
-	b.WriteString("xychart-beta\n")
-	b.WriteString("  title \"Findings by severity: new, fixed, unchanged\"\n")
-	b.WriteString("  x-axis [critical, high, medium, low, info]\n")
-	fmt.Fprintf(&b, "  y-axis \"findings\" 0 --> %d\n", axisMax)
-	fmt.Fprintf(&b, "  bar [%s]\n", strings.Join(total, ", "))
-	fmt.Fprintf(&b, "  bar [%s]\n", strings.Join(newFixed, ", "))
-	fmt.Fprintf(&b, "  bar [%s]\n", strings.Join(newOnly, ", "))
-	b.WriteString("```\n\n")
-	b.WriteString("<sub>Stacked, bottom to top: 🟥 new · 🟩 fixed · ⬜ unchanged. The table above has the numbers.</sub>\n")
+	b.WriteString("| | Critical | High | Medium | Low | Info | Total |\n|:--|--:|--:|--:|--:|--:|--:|\n")
+	row := func(label string, by map[report.Severity]int) {
+		b.WriteString("| " + label)
+		total := 0
+		for _, sev := range report.Severities {
+			fmt.Fprintf(&b, " | %d", by[sev])
+			total += by[sev]
+		}
+		fmt.Fprintf(&b, " | **%d** |\n", total)
+	}
+	row("🆕 New", s.NewBySeverity)
+	row("✅ Fixed", s.FixedBySeverity)
+	row("Unchanged", s.UnchangedBySeverity)
 	return b.String()
 }
 
 // buildSummary is the job summary: notes about the run first, then the
-// Markdown report (as long as the 1 MiB limit allows; it shortens its own
-// lists), the chart, and what was published where.
-func buildSummary(r *report.Report, notes []note, published []string) string {
+// report as the comment shows it (as long as the 1 MiB limit allows; it
+// shortens its own lists), the findings by severity, and what was
+// published where.
+func buildSummary(r *report.Report, notes []note, published []string, links output.Links) string {
 	var head strings.Builder
 	for _, n := range notes {
 		fmt.Fprintf(&head, "> [!%s]\n> %s\n\n", n.kind, summaryText(n.text))
 	}
 	var tail strings.Builder
-	tail.WriteString("\n#### The delta by severity\n\n")
-	tail.WriteString(deltaChart(counts(r)))
+	tail.WriteString("\n#### Findings by severity\n\n")
+	tail.WriteString(severityTable(counts(r)))
 	if len(published) > 0 {
 		tail.WriteString("\n#### Published\n\n")
 		for _, p := range published {
@@ -87,21 +78,21 @@ func buildSummary(r *report.Report, notes []note, published []string) string {
 		}
 	}
 	budget := MaxSummaryBytes - head.Len() - tail.Len() - 256
-	md := fitMarkdown(r, budget)
+	md := fitMarkdown(r, budget, links)
 	return head.String() + md + tail.String()
 }
 
 // fitMarkdown renders the report within budget BYTES: output.Markdown
 // bounds runes, and a rune takes up to 4 bytes, so the rune limit shrinks
 // until the bytes fit.
-func fitMarkdown(r *report.Report, budget int) string {
+func fitMarkdown(r *report.Report, budget int, links output.Links) string {
 	if budget < 1024 {
 		budget = 1024
 	}
 	chars := budget
 	var md string
 	for range 8 {
-		md = output.Markdown(r, output.MarkdownOptions{MaxChars: chars})
+		md = output.Markdown(r, output.MarkdownOptions{MaxChars: chars, Links: links})
 		if len(md) <= budget {
 			return md
 		}
@@ -133,4 +124,11 @@ func truncateBytes(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + " …"
+}
+
+// Summary is the job summary of report r as the Action writes it, without
+// notes about the run or a list of what it published (hack/commentcases
+// renders it for the browser check).
+func Summary(r *report.Report, links output.Links) string {
+	return buildSummary(r, nil, nil, links)
 }

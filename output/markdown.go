@@ -3,9 +3,10 @@ package output
 import (
 	"fmt"
 	"net/url"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -34,24 +35,53 @@ type MarkdownOptions struct {
 	// (`aegis publish` says there where the report came from). It is
 	// written as given: the caller escapes what it quotes.
 	Preface string
+	// Links turn locations into links to the lines they name.
+	Links Links
+}
+
+// Links are the URL prefixes that a repository-relative path is appended
+// to, to link a location to its line: for GitHub
+// "https://github.com/OWNER/REPO/blob/COMMIT/" (the line is appended as
+// "#L<n>", which GitLab and Gitea read too). Head links the head's
+// locations (new and unchanged problems, changed resources), Base the
+// base's (fixed problems, removed resources). Either may be empty: its
+// locations are then plain text. Only an http or https URL is used.
+type Links struct {
+	Head, Base string
+}
+
+// MaxNamed bounds the problems named in each of the comment's first lists
+// ("This change fixes", "This change introduces"): they must stay within
+// a reviewer's first screen; the folds below list them all.
+const MaxNamed = 5
+
+// Named returns the problems the comment names first: up to MaxNamed
+// fixed and up to MaxNamed new problems, most severe first, and how many
+// of each there are.
+func Named(r *report.Report) (fixes, introduces []report.Problem, nFixes, nIntroduces int) {
+	newP, fixedP, _ := splitProblems(sortedFindings(r))
+	return fixedP[:min(MaxNamed, len(fixedP))], newP[:min(MaxNamed, len(newP))], len(fixedP), len(newP)
 }
 
 // Markdown renders the report for a pull-request comment or a job summary.
 //
-// It opens with the verdict and its reason, then the counts by severity and
-// by scanner (these are never dropped), then the new findings, expired
-// waivers, and in <details> the fixed findings, the resource changes, the
-// scanner runs, the waived and the unchanged findings.
+// It is built for the reviewer's first screen: the verdict and its reason;
+// what the change fixes and what it introduces, named (problem, rule,
+// resource, location), up to MaxNamed of each; the counts; expired
+// waivers; then, folded, the diff of the changed objects; the scanners
+// only when something is notable (a failure, a missing scanner the policy
+// accepts, one that did not run); and folded, the full lists of new,
+// fixed, waived and unchanged problems and the scanner runs.
 //
 // It never exceeds MaxChars. When the full text does not fit, lists are
-// shortened in stages, least useful first: unchanged, waived, resource
-// changes, fixed, then new findings (and only then the few rows of scanner
-// runs and expired waivers); each shortened list ends with "… and N more"
-// pointing at DetailsURL, or says how many it left out.
+// shortened in stages, least useful first: unchanged, waived, the other
+// reasons, the resource diff, fixed, then new problems (and only then the
+// few scanner runs and expired waivers); each shortened list ends with
+// "… and N more" pointing at DetailsURL, or says how many it left out.
 //
-// Every string that a pull request can control (names, paths, messages) is
-// escaped so that it cannot break out of a table cell, inject HTML or
-// mention people.
+// Every string that a pull request can control (names, paths, messages,
+// diffs) is escaped or fenced so that it cannot break out of its place,
+// inject HTML or links, or mention people.
 func Markdown(r *report.Report, opts MarkdownOptions) string {
 	limit := opts.MaxChars
 	if limit <= 0 {
@@ -60,13 +90,9 @@ func Markdown(r *report.Report, opts MarkdownOptions) string {
 	if r == nil {
 		r = &report.Report{} // shown as an error without a verdict, never as a pass
 	}
-	link := safeURL(opts.DetailsURL)
-	m := &mdDoc{r: r, link: link}
-	m.findings = r.Findings
-	if !slices.IsSortedFunc(m.findings, report.CompareFindings) { // Delta's output already is
-		m.findings = slices.Clone(m.findings)
-		report.SortFindings(m.findings)
-	}
+	m := &mdDoc{r: r, link: safeURL(opts.DetailsURL), findings: sortedFindings(r),
+		headURL: safeURL(opts.Links.Head), baseURL: safeURL(opts.Links.Base), ruleURLs: ruleURLs(r)}
+	m.newP, m.fixedP, m.unchangedP = splitProblems(m.findings)
 
 	head := m.essentials(opts.Marker, opts.Preface)
 	sections := m.sections()
@@ -108,30 +134,66 @@ func Markdown(r *report.Report, opts MarkdownOptions) string {
 	b.WriteString(foot)
 	out := b.String()
 	if runes(out) > limit {
-		// Only a MaxChars smaller than the verdict and counts gets here:
-		// cut hard rather than break the limit.
+		// Only a MaxChars smaller than the verdict and the named lists
+		// gets here: cut hard rather than break the limit.
 		out = truncateRunes(out, limit, "\n\n… (truncated)\n")
 	}
 	return out
+}
+
+// sortedFindings are the report's findings in report.CompareFindings order
+// (Delta's output already is).
+func sortedFindings(r *report.Report) []report.Finding {
+	if r == nil {
+		return nil
+	}
+	fs := r.Findings
+	if !slices.IsSortedFunc(fs, report.CompareFindings) {
+		fs = slices.Clone(fs)
+		report.SortFindings(fs)
+	}
+	return fs
+}
+
+// splitProblems groups the findings into problems (report.Problems) by
+// delta state, each list most severe first.
+func splitProblems(fs []report.Finding) (newP, fixedP, unchangedP []report.Problem) {
+	for _, p := range report.Problems(fs) {
+		switch p.State {
+		case report.Unchanged:
+			unchangedP = append(unchangedP, p)
+		case report.Absent:
+			fixedP = append(fixedP, p)
+		default:
+			newP = append(newP, p)
+		}
+	}
+	return newP, fixedP, unchangedP
 }
 
 type mdDoc struct {
 	r        *report.Report
 	link     string
 	findings []report.Finding
+
+	newP, fixedP, unchangedP []report.Problem
+	headURL, baseURL         string
+	ruleURLs                 map[ruleKey]string
 }
 
 // mdSection is one list of the report: a heading (or a <details> summary),
-// a table whose rows can be shortened, and a note for what is left out.
-// Rows are rendered on demand (row(i)) and cached.
+// rows that can be shortened, and a note for what is left out. Rows are
+// rendered on demand (row(i)) and cached. A section with raw text is that
+// text, never shortened.
 type mdSection struct {
 	title   string
 	details bool
-	header  string           // the table's header and delimiter rows
+	header  string           // written before the first row (a table's header)
 	n       int              // how many rows the list has
 	row     func(int) string // renders row i, ending in "\n"
 	none    string           // text when the list is empty; "" leaves the section out
 	noun    string           // what the rows are, for the "not listed" note
+	raw     string           // the whole section, when it is fixed text
 	link    string
 	rank    int // drop order: lower is shortened first
 	shown   int
@@ -140,6 +202,9 @@ type mdSection struct {
 }
 
 func (s *mdSection) open(k int) string {
+	if s.raw != "" {
+		return s.raw
+	}
 	var b strings.Builder
 	if s.details {
 		b.WriteString("<details><summary>" + s.title + "</summary>\n\n")
@@ -155,6 +220,9 @@ func (s *mdSection) open(k int) string {
 }
 
 func (s *mdSection) close(k int) string {
+	if s.raw != "" {
+		return ""
+	}
 	var b strings.Builder
 	if left := s.n - k; left > 0 {
 		see := "see the full report"
@@ -175,7 +243,7 @@ func (s *mdSection) close(k int) string {
 	return b.String()
 }
 
-func (s *mdSection) omitted() bool { return s.n == 0 && s.none == "" }
+func (s *mdSection) omitted() bool { return s.raw == "" && s.n == 0 && s.none == "" }
 
 // renderNext renders one more row.
 func (s *mdSection) renderNext() {
@@ -243,10 +311,12 @@ var verdictHeads = map[report.Verdict]string{
 	report.Error: "⚠️ aegis: ERROR",
 }
 
-// maxReasons bounds the reasons listed under the verdict: they are part of
-// the text that is never dropped, so they must stay small.
+// maxReasons bounds the reasons listed under an ERROR verdict: they are
+// part of the text that is never dropped, so they must stay small.
 const maxReasons = 10
 
+// essentials is the text that is never dropped: the verdict and its
+// reason, the named fixes and new problems, the counts.
 func (m *mdDoc) essentials(marker, preface string) string {
 	r := m.r
 	var b strings.Builder
@@ -256,59 +326,93 @@ func (m *mdDoc) essentials(marker, preface string) string {
 	if preface != "" {
 		b.WriteString(strings.TrimRight(preface, "\n") + "\n\n")
 	}
-	headline, ok := verdictHeads[r.Verdict]
-	reasons := r.Reasons
-	if !ok {
-		// A report that the gate did not judge is shown as an error, never
-		// as a pass.
-		headline = verdictHeads[report.Error]
-		reasons = append([]string{fmt.Sprintf("The report has no valid verdict (%q).", text.OneLine(string(r.Verdict), 20))}, reasons...)
-	}
+	headline, reasons := verdictHead(r)
 	b.WriteString("### " + headline + "\n\n")
 	if len(reasons) > 0 {
 		b.WriteString(mdText(reasons[0], 500) + "\n\n")
 	}
-	if rest := reasons[min(1, len(reasons)):]; len(rest) > 0 {
-		for i, reason := range rest {
-			if i == maxReasons {
-				fmt.Fprintf(&b, "- … and %d more\n", len(rest)-maxReasons)
-				break
+	if r.Verdict != report.Pass && r.Verdict != report.Fail {
+		// An error's reasons say what went wrong: all of them, here.
+		if rest := reasons[min(1, len(reasons)):]; len(rest) > 0 {
+			for i, reason := range rest {
+				if i == maxReasons {
+					fmt.Fprintf(&b, "- … and %d more\n", len(rest)-maxReasons)
+					break
+				}
+				b.WriteString("- " + mdText(reason, 300) + "\n")
 			}
-			b.WriteString("- " + mdText(reason, 300) + "\n")
-		}
-		b.WriteString("\n")
-	}
-
-	// Counts come from the findings themselves, so that they agree with
-	// the lists below even if Summary was not filled in.
-	newWaived := map[report.Severity]int{}
-	for _, f := range m.findings {
-		if f.Waived && f.BaselineState.IsNew() {
-			newWaived[f.Severity]++
+			b.WriteString("\n")
 		}
 	}
-	sum := report.Summarize(m.findings)
-	b.WriteString("| | Critical | High | Medium | Low | Info | Total |\n|:--|--:|--:|--:|--:|--:|--:|\n")
-	row := func(label string, counts map[report.Severity]int) {
-		b.WriteString("| " + label)
-		total := 0
-		for _, s := range report.Severities {
-			fmt.Fprintf(&b, " | %d", counts[s])
-			total += counts[s]
-		}
-		fmt.Fprintf(&b, " | **%d** |\n", total)
-	}
-	row("🆕 **New**", sum.NewBySeverity)
-	if sum.NewWaived > 0 {
-		row("&nbsp;&nbsp;of which waived", newWaived)
-	}
-	row("✅ Fixed", sum.FixedBySeverity)
-	row("Unchanged", sum.UnchangedBySeverity)
-	b.WriteString("\n")
-	b.WriteString(m.scannerTable())
-	b.WriteString(m.sidesLine())
-	b.WriteString(m.unscannedLine())
+	b.WriteString(m.namedList("This change fixes", m.fixedP, true))
+	b.WriteString(m.namedList("This change introduces", m.newP, false))
+	b.WriteString(m.countsLine())
 	return b.String()
+}
+
+// verdictHead is the verdict's headline and the reasons under it. A report
+// that the gate did not judge is shown as an error, never as a pass.
+func verdictHead(r *report.Report) (string, []string) {
+	if h, ok := verdictHeads[r.Verdict]; ok {
+		return h, r.Reasons
+	}
+	return verdictHeads[report.Error], append([]string{fmt.Sprintf("The report has no valid verdict (%q).", text.OneLine(string(r.Verdict), 20))}, r.Reasons...)
+}
+
+// namedList names up to MaxNamed problems under a bold lead-in, one line
+// each: severity, title, rules, resource, location.
+func (m *mdDoc) namedList(lead string, ps []report.Problem, fixed bool) string {
+	if len(ps) == 0 {
+		return "**" + lead + "** no finding.\n\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s %s:**\n\n", lead, text.Plural(len(ps), "problem", "problems"))
+	for _, p := range ps[:min(MaxNamed, len(ps))] {
+		b.WriteString(m.problemItem(p, fixed, false))
+	}
+	if len(ps) > MaxNamed {
+		fmt.Fprintf(&b, "- … and %d more, listed below\n", len(ps)-MaxNamed)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// countsLine counts findings (not problems: the gate counts findings) by
+// delta state and severity. The counts come from the findings themselves,
+// so that they agree with the lists even if Summary was not filled in.
+func (m *mdDoc) countsLine() string {
+	sum := report.Summarize(m.findings)
+	part := func(n int, label string, by map[report.Severity]int, extra string) string {
+		out := fmt.Sprintf("%d %s", n, label)
+		var sevs []string
+		for _, s := range report.Severities {
+			if by[s] > 0 {
+				sevs = append(sevs, fmt.Sprintf("%d %s", by[s], s))
+			}
+		}
+		inner := strings.Join(sevs, ", ")
+		if extra != "" {
+			inner = strings.TrimPrefix(inner+"; "+extra, "; ")
+		}
+		if inner != "" {
+			out += " (" + inner + ")"
+		}
+		return out
+	}
+	total := func(by map[report.Severity]int) int {
+		n := 0
+		for _, v := range by {
+			n += v
+		}
+		return n
+	}
+	waived := ""
+	if sum.NewWaived > 0 {
+		waived = fmt.Sprintf("%d waived", sum.NewWaived)
+	}
+	return "<sub>Findings: " + part(total(sum.NewBySeverity), "new", sum.NewBySeverity, waived) + " · " +
+		part(total(sum.FixedBySeverity), "fixed", sum.FixedBySeverity, "") + " · " +
+		part(total(sum.UnchangedBySeverity), "unchanged", sum.UnchangedBySeverity, "") + "</sub>\n\n"
 }
 
 // markerLine writes a well-formed single-line HTML comment as given; any
@@ -325,122 +429,13 @@ func markerLine(marker string) string {
 	return mdText(marker, 200) + "\n\n"
 }
 
-// maxScannerRows bounds the per-scanner table, which is never dropped.
-const maxScannerRows = 30
-
-func (m *mdDoc) scannerTable() string {
-	type counts struct{ new, fixed, unchanged int }
-	per := map[string]*counts{}
-	runs := map[string]map[string][]report.ScannerRun{}
-	var names []string
-	see := func(name string) {
-		if _, ok := per[name]; !ok {
-			per[name] = &counts{}
-			runs[name] = map[string][]report.ScannerRun{}
-			names = append(names, name)
-		}
-	}
-	for _, run := range m.r.Scanners {
-		see(run.Name)
-		runs[run.Name][run.Side] = append(runs[run.Name][run.Side], run)
-	}
-	for _, f := range m.findings {
-		see(f.Scanner)
-		switch f.BaselineState {
-		case report.Unchanged:
-			per[f.Scanner].unchanged++
-		case report.Absent:
-			per[f.Scanner].fixed++
-		default:
-			per[f.Scanner].new++
-		}
-	}
-	if len(names) == 0 {
-		return "No scanner ran.\n\n"
-	}
-	slices.Sort(names)
-	var b strings.Builder
-	b.WriteString("| Scanner | New | Fixed | Unchanged | Base | Head |\n|:--|--:|--:|--:|:--|:--|\n")
-	for i, name := range names {
-		if i == maxScannerRows {
-			fmt.Fprintf(&b, "\n… and %d more scanners\n", len(names)-maxScannerRows)
-			break
-		}
-		c := per[name]
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s |\n", mdCell(orDash(name), 60), c.new, c.fixed, c.unchanged,
-			runCell(runs[name]["base"]), runCell(runs[name]["head"]))
-	}
-	b.WriteString("\n")
-	return b.String()
-}
-
-// runCell shows the worst status of a scanner's runs on one side.
-func runCell(runs []report.ScannerRun) string {
-	if len(runs) == 0 {
-		return "—"
-	}
-	worst := runs[0]
-	for _, r := range runs[1:] {
-		if statusRank(r.Status) > statusRank(worst.Status) {
-			worst = r
-		}
-	}
-	if d := runDuration(worst); d != "—" {
-		return statusText(worst) + " · " + d
-	}
-	return statusText(worst)
-}
-
-func statusRank(s report.ScannerStatus) int {
-	switch s {
-	case report.StatusOK:
-		return 0
-	case report.StatusSkipped:
-		return 1
-	}
-	return 2
-}
-
-func statusText(r report.ScannerRun) string {
-	switch r.Status {
-	case report.StatusOK:
-		return "✅ ok"
-	case report.StatusSkipped:
-		return "⏭️ skipped"
-	case report.StatusError:
-		if r.Missing {
-			return "❌ missing"
-		}
-		return "❌ error"
-	}
-	return "❌ " + mdCell(string(r.Status), 20)
-}
-
-// runDuration is "—" for a run that did not run: a skipped one, or one that
-// failed before it started (a missing tool).
-func runDuration(r report.ScannerRun) string {
-	if r.Status == report.StatusSkipped || (r.Status != report.StatusOK && r.DurationMs == 0) {
-		return "—"
-	}
-	return duration(r.DurationMs)
-}
-
-func duration(ms int64) string {
-	switch {
-	case ms < 1000:
-		return fmt.Sprintf("%d ms", ms)
-	case ms < 60_000:
-		return fmt.Sprintf("%.1f s", float64(ms)/1000)
-	}
-	return (time.Duration(ms) * time.Millisecond).Round(time.Second).String()
-}
-
-func (m *mdDoc) sidesLine() string {
+// sidesText says what was compared and how it deployed.
+func (m *mdDoc) sidesText() string {
 	r := m.r
 	side := func(label string, s report.Side) string {
 		out := "**" + label + "** " + digestText(s.Digest)
 		if s.Source != "" {
-			out += " (" + mdText(s.Source, 120)
+			out += " (" + mdText(displaySource(s.Source), 120)
 			if s.Type != "" {
 				out += ", " + mdText(s.Type, 20)
 			}
@@ -449,6 +444,17 @@ func (m *mdDoc) sidesLine() string {
 		return out
 	}
 	return side("Base", r.Base) + " → " + side("Head", r.Head) + "\n\n" + m.shadowLine()
+}
+
+// displaySource shows a side's source without the machine's absolute
+// paths: a revision or a relative directory as given, an absolute
+// directory by its last element.
+func displaySource(s string) string {
+	slashed := filepath.ToSlash(s)
+	if !path.IsAbs(slashed) && !filepath.IsAbs(s) {
+		return s
+	}
+	return "…/" + path.Base(slashed)
 }
 
 // maxUnscannedKinds bounds the kinds the unscanned line names; the JSON
@@ -543,12 +549,13 @@ func (m *mdDoc) footer(shortened bool) string {
 }
 
 // Ranks of the sections in the drop order: the lowest is shortened first.
-// The scanner runs and the expired waivers come after the new findings:
-// they are few rows, and they say why a verdict is error or what a reviewer
-// must renew, which a long list of new findings should not push out.
+// The scanner runs and the expired waivers come after the new problems:
+// they are few rows, and they say how the scanners did and what a reviewer
+// must renew, which a long list of new problems should not push out.
 const (
 	rankUnchanged = iota
 	rankWaived
+	rankReasons
 	rankChanges
 	rankFixed
 	rankNew
@@ -556,23 +563,10 @@ const (
 	rankExpired
 )
 
-const findingHeader = "| Severity | Rule | Resource | Location | Message |\n|:--|:--|:--|:--|:--|\n"
-
 func (m *mdDoc) sections() []*mdSection {
 	// Pointers, not copies: the lists can hold 10,000 findings each.
 	// Findings about one thing are one row (report.Problems); waivers
 	// stay per finding, as the gate judges them.
-	var newF, fixedF, unchangedF []report.Problem
-	for _, p := range report.Problems(m.findings) {
-		switch p.State {
-		case report.Unchanged:
-			unchangedF = append(unchangedF, p)
-		case report.Absent:
-			fixedF = append(fixedF, p)
-		default:
-			newF = append(newF, p)
-		}
-	}
 	var waivedF []*report.Finding
 	for i := range m.findings {
 		if f := &m.findings[i]; f.Waived && f.BaselineState != report.Absent {
@@ -590,79 +584,34 @@ func (m *mdDoc) sections() []*mdSection {
 			changed++
 		}
 	}
+	var moreReasons []string
+	if _, reasons := verdictHead(m.r); (m.r.Verdict == report.Pass || m.r.Verdict == report.Fail) && len(reasons) > 1 {
+		moreReasons = reasons // the first is shown under the verdict
+	}
 	changes, runs, expired := m.r.Changes, m.r.Scanners, m.r.ExpiredWaivers
-	findingRows := func(ps []report.Problem) func(int) string { return func(i int) string { return problemRow(ps[i]) } }
+	items := func(ps []report.Problem, fixed bool) func(int) string {
+		return func(i int) string { return m.problemItem(ps[i], fixed, true) }
+	}
 	sec := func(s mdSection) *mdSection { s.link, s.prefix = m.link, []int{0}; return &s }
 	return []*mdSection{
-		sec(mdSection{title: fmt.Sprintf("🆕 New problems (%d)", len(newF)), header: findingHeader, n: len(newF), row: findingRows(newF),
-			none: "None: the change introduces no finding.", noun: "new problems", rank: rankNew}),
-		sec(mdSection{title: fmt.Sprintf("⏰ Expired waivers (%d)", len(expired)),
-			header: "| Waiver | Owner | Expired | Matches | Location |\n|:--|:--|:--|--:|:--|\n", n: len(expired),
-			row: func(i int) string {
-				w := expired[i]
-				return fmt.Sprintf("| %s | %s | %s | %d | %s |\n", mdCell(w.Selectors(), 200), mdCell(w.Owner, 60),
-					mdCell(w.Expires, 20), w.Matches, mdCell(orDash(w.Location.String()), 160))
-			},
-			noun: "expired waivers", rank: rankExpired}),
-		sec(mdSection{title: fmt.Sprintf("✅ Fixed problems (%d)", len(fixedF)), details: true, header: findingHeader, n: len(fixedF), row: findingRows(fixedF),
+		sec(mdSection{title: fmt.Sprintf("⏰ Expired waivers (%d)", len(expired)), n: len(expired),
+			row: func(i int) string { return expiredItem(expired[i]) }, noun: "expired waivers", rank: rankExpired}),
+		sec(mdSection{title: fmt.Sprintf("Resource diff: %d added, %d removed, %d changed", added, removed, changed), details: true,
+			n: len(changes), row: func(i int) string { return m.changeItem(changes[i]) }, noun: "resource changes", rank: rankChanges}),
+		sec(mdSection{raw: m.scannerNotes() + m.sidesText() + m.unscannedLine(), rank: rankExpired}),
+		sec(mdSection{title: fmt.Sprintf("🆕 New problems (%d)", len(m.newP)), details: true, n: len(m.newP), row: items(m.newP, false),
+			noun: "new problems", rank: rankNew}),
+		sec(mdSection{title: fmt.Sprintf("✅ Fixed problems (%d)", len(m.fixedP)), details: true, n: len(m.fixedP), row: items(m.fixedP, true),
 			noun: "fixed problems", rank: rankFixed}),
-		sec(mdSection{title: fmt.Sprintf("Resource changes: %d added, %d removed, %d changed", added, removed, changed), details: true,
-			header: "| Change | Kind | Namespace | Name | Source |\n|:--|:--|:--|:--|:--|\n", n: len(changes),
-			row: func(i int) string {
-				c := changes[i]
-				return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", mdCell(c.Change, 20), mdCell(c.Kind, 60),
-					mdCell(orDash(c.Namespace), 80), mdCell(c.Name, 120), mdCell(orDash(c.Path), 160))
-			},
-			noun: "resource changes", rank: rankChanges}),
-		sec(mdSection{title: fmt.Sprintf("Scanner runs (%d)", len(runs)), details: true,
-			header: "| Scanner | Side | Status | Duration | Version | Error |\n|:--|:--|:--|--:|:--|:--|\n", n: len(runs),
-			row: func(i int) string {
-				run := runs[i]
-				return fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", mdCell(run.Name, 60), mdCell(run.Side, 20), statusText(run),
-					runDuration(run), mdCell(orDash(run.Version), 40), mdCell(orDash(run.Error), 300))
-			},
-			noun: "scanner runs", rank: rankRuns}),
-		sec(mdSection{title: fmt.Sprintf("Waived findings (%d)", len(waivedF)), details: true,
-			header: "| State | Severity | Rule | Resource | Waiver |\n|:--|:--|:--|:--|:--|\n", n: len(waivedF),
-			row:  func(i int) string { return waivedRow(waivedF[i]) },
-			noun: "waived findings", rank: rankWaived}),
-		sec(mdSection{title: fmt.Sprintf("Unchanged problems (%d)", len(unchangedF)), details: true, header: findingHeader, n: len(unchangedF),
-			row: findingRows(unchangedF), noun: "unchanged problems", rank: rankUnchanged}),
+		sec(mdSection{title: fmt.Sprintf("Scanner runs (%d)", len(runs)), details: true, header: m.scannerTable(), n: len(runs),
+			row: func(i int) string { return runItem(runs[i]) }, noun: "scanner runs", rank: rankRuns}),
+		sec(mdSection{title: fmt.Sprintf("Waived findings (%d)", len(waivedF)), details: true, n: len(waivedF),
+			row: func(i int) string { return m.waivedItem(waivedF[i]) }, noun: "waived findings", rank: rankWaived}),
+		sec(mdSection{title: fmt.Sprintf("Unchanged problems (%d)", len(m.unchangedP)), details: true, n: len(m.unchangedP),
+			row: items(m.unchangedP, false), noun: "unchanged problems", rank: rankUnchanged}),
+		sec(mdSection{title: fmt.Sprintf("All reasons for the verdict (%d)", len(moreReasons)), details: true, n: len(moreReasons),
+			row: func(i int) string { return "- " + mdText(moreReasons[i], 300) + "\n" }, noun: "reasons", rank: rankReasons}),
 	}
-}
-
-var severityIcons = map[report.Severity]string{
-	report.Critical: "🔴 critical",
-	report.High:     "🟠 high",
-	report.Medium:   "🟡 medium",
-	report.Low:      "🔵 low",
-	report.Info:     "⚪ info",
-}
-
-func severityCell(s report.Severity) string {
-	if v, ok := severityIcons[s]; ok {
-		return v
-	}
-	return "❔ " + mdCell(orDash(string(s)), 20)
-}
-
-// problemRow is one problem: its highest severity, the rule ids of its
-// sources, the resource, where, and what its first source says.
-func problemRow(p report.Problem) string {
-	sev := severityCell(p.Severity)
-	if was := problemWas(p); was != "" {
-		sev += " (was " + mdCell(was, 20) + ")"
-	}
-	if p.Waived() {
-		sev += " · waived"
-	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", sev, mdCell(problemRules(p), 200), mdCell(p.Resource.String(), 200),
-		mdCell(orDash(p.Location.String()), 200), mdCell(orDash(problemMessage(p)), 300))
-}
-
-func waivedRow(f *report.Finding) string {
-	return fmt.Sprintf("| %s | %s | %s | %s | %s |\n", mdCell(string(f.BaselineState), 20), severityCell(f.Severity), mdCell(orDash(f.RuleID), 100),
-		mdCell(f.Resource.String(), 200), mdCell(orDash(f.WaiverReason), 300))
 }
 
 func orDash(s string) string {

@@ -88,7 +88,7 @@ func PrintSummary(w io.Writer, r *report.Report, opts TextOptions) {
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
-	printScanners(w, r.Scanners)
+	printScanners(w, r.Scanners, r.Verdict == report.Pass || r.Verdict == report.Fail)
 	printUnscanned(w, r.Unscanned)
 	problems := report.Problems(r.Findings)
 	printProblems(w, p, opts.Width, "new", problems, report.New)
@@ -104,14 +104,6 @@ func printUnscanned(w io.Writer, us []report.Unscanned) {
 	if len(us) == 0 {
 		return
 	}
-	plain := func(s string) string {
-		return strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-				return -1
-			}
-			return r
-		}, s)
-	}
 	var parts []string
 	for i, u := range us {
 		if i == maxListed {
@@ -123,47 +115,50 @@ func printUnscanned(w io.Writer, us []report.Unscanned) {
 	fmt.Fprintf(w, "not scanned (containers aegis cannot read as pods): %s\n", strings.Join(parts, "; "))
 }
 
+// plain drops control characters (C0, DEL, C1): text a scanner or a pull
+// request wrote cannot move the cursor or recolour the terminal.
+func plain(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 // printScanners names the scanners that ran, then each run that did not
-// succeed with its reason (one line for both sides when they failed alike);
-// opt-in scanners left off share one line.
-func printScanners(w io.Writer, runs []report.ScannerRun) {
-	var ran, optIn, reasons []string
-	type failure struct{ name, status, err string }
-	var failures []failure
-	sides := map[failure][]string{}
+// succeed with its reason (one line for both sides when they failed alike),
+// grouped and ordered as the comment groups them (scannerIssues); opt-in
+// scanners left off share one line.
+func printScanners(w io.Writer, runs []report.ScannerRun, decided bool) {
+	var ran, reasons []string
 	for _, run := range runs {
-		switch {
-		case run.Status == report.StatusOK:
-			if !slices.Contains(ran, run.Name) {
-				ran = append(ran, run.Name)
-			}
-		case run.Status == report.StatusSkipped && strings.HasPrefix(run.Error, "opt-in"):
-			if !slices.Contains(optIn, run.Name) {
-				optIn = append(optIn, run.Name)
-			}
-		default:
-			f := failure{run.Name, string(run.Status), run.Error}
-			if _, seen := sides[f]; !seen {
-				failures = append(failures, f)
-			}
-			sides[f] = append(sides[f], run.Side)
+		if run.Status == report.StatusOK && !slices.Contains(ran, run.Name) {
+			ran = append(ran, run.Name)
 		}
 	}
-	// A stable order, whatever order the runs finished in.
-	slices.SortStableFunc(failures, func(a, b failure) int { return strings.Compare(a.name, b.name) })
 	slices.Sort(ran)
-	slices.Sort(optIn)
-	for _, f := range failures {
-		slices.Sort(sides[f])
-	}
-	for _, f := range failures {
-		fmt.Fprintf(w, "scanner %s (%s): %s: %s\n", f.name, strings.Join(sides[f], ", "), f.status, f.err)
+	var optIn string
+	for _, is := range scannerIssues(runs, decided) {
+		where := strings.Join(is.sides, ", ")
+		switch {
+		case is.optIn:
+			optIn = is.name
+		case is.kind == issueAcceptedMissing:
+			fmt.Fprintf(w, "scanner %s (%s): not installed; accepted (allowMissing)\n", plain(is.name), where)
+		case is.kind == issueAcceptedError:
+			fmt.Fprintf(w, "scanner %s (%s): error, accepted (allowError): %s\n", plain(is.name), where, plain(is.detail))
+		case is.kind == issueNotRun:
+			fmt.Fprintf(w, "scanner %s (%s): skipped: %s\n", plain(is.name), where, plain(is.detail))
+		default:
+			fmt.Fprintf(w, "scanner %s (%s): error: %s\n", plain(is.name), where, plain(is.detail))
+		}
 	}
 	if len(ran) > 0 {
 		reasons = append(reasons, "ran "+strings.Join(ran, ", "))
 	}
-	if len(optIn) > 0 {
-		reasons = append(reasons, "not enabled "+strings.Join(optIn, ", ")+" (opt-in in .aegis.yaml)")
+	if optIn != "" {
+		reasons = append(reasons, "not enabled "+optIn+" (opt-in in .aegis.yaml)")
 	}
 	if len(reasons) > 0 {
 		fmt.Fprintf(w, "scanners: %s\n", strings.Join(reasons, "; "))

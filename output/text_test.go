@@ -63,11 +63,15 @@ func TestTextScannerOrderIsStable(t *testing.T) {
 		{Name: "health", Side: "head", Status: report.StatusOK},
 	}
 	var a, b bytes.Buffer
-	printScanners(&a, runs)
+	printScanners(&a, runs, false)
 	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
 		runs[i], runs[j] = runs[j], runs[i]
 	}
-	printScanners(&b, runs)
+	printScanners(&b, runs, false)
 	assert.Equal(t, a.String(), b.String())
 	assert.Contains(t, a.String(), "scanner semgrep (head): error: gone\nscanner trivy (base, head): error: boom\nscanners: ran health, posture\n")
+	var c bytes.Buffer
+	printScanners(&c, append(runs, report.ScannerRun{Name: "zap", Side: "head", Status: report.StatusSkipped, Error: "opt-in: set it"}), true)
+	assert.Equal(t, "scanner semgrep (head): error, accepted (allowError): gone\nscanner trivy (base, head): error, accepted (allowError): boom\n"+
+		"scanners: ran health, posture; not enabled zap (opt-in in .aegis.yaml)\n", c.String(), "a decided verdict accepted the failures, as the comment says")
 }

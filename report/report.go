@@ -149,7 +149,15 @@ type ResourceChange struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	Path      string `json:"path,omitempty"`
+	// Diff is the unified diff of the object's YAML, base to head, with
+	// Secret values and credential-like literals masked (package diff),
+	// cut at MaxChangeDiffRunes. The comment shows it in a fold.
+	Diff string `json:"diff,omitempty"`
 }
+
+// MaxChangeDiffRunes bounds one ResourceChange's Diff in the report
+// (`aegis diff` prints it whole).
+const MaxChangeDiffRunes = 32 << 10
 
 // ExpiredWaiver is a waiver whose date has passed: it no longer waives and
 // is reported so that someone renews or removes it.

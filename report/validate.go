@@ -165,6 +165,7 @@ func (v *validator) report(r *Report) {
 		v.text(where+".name", c.Name)
 		v.text(where+".kind", c.Kind)
 		v.text(where+".namespace", c.Namespace)
+		v.text(where+".diff", c.Diff)
 	}
 	for i, w := range r.ExpiredWaivers {
 		v.location(fmt.Sprintf("expiredWaivers[%d].location", i), w.Location)

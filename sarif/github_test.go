@@ -209,7 +209,7 @@ func TestHelpURIOfEveryRule(t *testing.T) {
 		{"other", "x", "", "v1.2.3", base + "v1.2.3/docs/rules/README.md"},
 		{"posture", "aegis.odd id/..", "", "v1.2.3", base + "v1.2.3/docs/rules/aegis.odd%20id%2F...md"},
 	} {
-		got := helpURI(tc.scanner, tc.id, tc.own, tc.version)
+		got := HelpURI(tc.scanner, tc.id, tc.own, tc.version)
 		assert.Equal(t, tc.want, got, "%s %s", tc.scanner, tc.id)
 		assert.True(t, absoluteURI(got), got)
 	}

@@ -664,10 +664,12 @@ func RulesRef(v string) string {
 	return "main"
 }
 
-// helpURI is the helpUri of rule id of scanner: the rule's page in this
-// repository for aegis's own rules; for the others their own absolute
+// HelpURI is where to read about rule id of scanner, as the SARIF output
+// links it: the rule's page in this repository (at the release of
+// toolVersion) for aegis's own rules; for the others their own absolute
 // helpUri when they have one (Trivy's, Falco's), else their scanner's page.
-func helpURI(scanner, id, own, toolVersion string) string {
+// The PR comment links rules to the same pages.
+func HelpURI(scanner, id, own, toolVersion string) string {
 	if !OwnRule(id) && absoluteURI(own) {
 		return own
 	}
@@ -704,7 +706,7 @@ func buildRule(scanner, id string, rl report.Rule, declared report.Severity, too
 	// The upstream reference of an aegis rule stays in the help; a
 	// HelpURI that is not absolute is dropped (SARIF wants an absolute
 	// URI, and a bad one would void the file).
-	uri := helpURI(scanner, rl.ID, rl.HelpURI, toolVersion)
+	uri := HelpURI(scanner, rl.ID, rl.HelpURI, toolVersion)
 	fmt.Fprintf(&md, "\n\n[Documentation](%s)", uri)
 	if OwnRule(rl.ID) && absoluteURI(rl.HelpURI) {
 		fmt.Fprintf(&md, " · [Reference](%s)", rl.HelpURI)

@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/client-go/rest"
 
 	"github.com/kube-sentient/aegis/config"
 	"github.com/kube-sentient/aegis/diff"
+	"github.com/kube-sentient/aegis/internal/text"
 	"github.com/kube-sentient/aegis/judge"
 	"github.com/kube-sentient/aegis/manifest"
 	"github.com/kube-sentient/aegis/render"
@@ -327,9 +330,24 @@ func resourceChanges(changes []diff.Change) []report.ResourceChange {
 	for _, c := range changes {
 		out = append(out, report.ResourceChange{
 			Change: string(c.Type), Kind: c.ID.Kind, Namespace: c.ID.Namespace, Name: c.ID.Name, Path: c.Path(),
+			Diff: capDiff(c.Unified),
 		})
 	}
 	return out
+}
+
+// capDiff cuts a diff at report.MaxChangeDiffRunes, at a line end, saying
+// how many lines it left out.
+func capDiff(d string) string {
+	if utf8.RuneCountInString(d) <= report.MaxChangeDiffRunes {
+		return d
+	}
+	cut := text.TruncateBytes(d, report.MaxChangeDiffRunes-100) // bytes >= runes: within the rune bound
+	if i := strings.LastIndexByte(cut, '\n'); i >= 0 {
+		cut = cut[:i+1]
+	}
+	left := strings.Count(d[len(cut):], "\n")
+	return cut + fmt.Sprintf("… %d more lines (aegis diff prints them all)\n", left)
 }
 
 func rules(ss []scanners.Scanner) []report.Rule {

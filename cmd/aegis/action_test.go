@@ -196,12 +196,15 @@ func TestActionEndToEnd(t *testing.T) {
 	// The annotation on the overlay's patch line.
 	assert.Contains(t, res.stdout, fmt.Sprintf("::error file=examples/kustomize-overlay/after/overlays/prod/node-logs.yaml,line=%d,title=aegis high%%3A ", hostPath.Location.Line))
 
-	// The job summary: the report, the chart.
+	// The job summary: the report, with the new problem named (not linked:
+	// the sides are directories, whose commits the Action cannot know);
+	// the counts by severity.
 	assert.Contains(t, summary, "### ❌ aegis: FAIL")
 	assert.Contains(t, summary, "at examples/kustomize-overlay/after/overlays/prod/node-logs.yaml:", "the reasons name the repository path too")
-	assert.Contains(t, summary, "pss.hostPathVolumes")
-	assert.Contains(t, summary, "```mermaid\n")
-	assert.Contains(t, summary, "xychart-beta")
+	assert.Contains(t, summary, "**This change introduces 1 problem:**\n\n- 🟠 high · **hostPath volume** · [pss.hostPathVolumes](")
+	assert.Regexp(t, `· examples/kustomize-overlay/after/overlays/prod/node-logs\.yaml:\d+\n`, summary)
+	assert.NotContains(t, summary, "Hello-World/blob/", "no line links for directories")
+	assert.Contains(t, summary, "#### Findings by severity")
 
 	// The sticky comment.
 	comments := srv.Comments(2)

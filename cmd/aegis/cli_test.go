@@ -176,7 +176,8 @@ func TestVerifyWritesEveryOutput(t *testing.T) {
 	out := t.TempDir()
 	sarifPath, jsonPath, mdPath := filepath.Join(out, "a.sarif"), filepath.Join(out, "r.json"), filepath.Join(out, "c.md")
 	res := runBinary(t, "verify", "-c", ".aegis.yaml", "--base-dir", "examples/kustomize-overlay/before", "--head-dir", "examples/kustomize-overlay/after",
-		"--sarif", sarifPath, "--json", jsonPath, "--markdown", mdPath, "overlays/prod")
+		"--sarif", sarifPath, "--json", jsonPath, "--markdown", mdPath, "overlays/prod",
+		"--link-base", "https://github.com/acme/shop/blob/h3ad/", "--base-link-base", "https://github.com/acme/shop/blob/ba5e")
 	require.Equal(t, 1, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "aegis FAIL")
 	assert.Contains(t, res.stdout, "overlays/prod/node-logs.yaml:")
@@ -190,6 +191,12 @@ func TestVerifyWritesEveryOutput(t *testing.T) {
 	}
 	md, _ := os.ReadFile(mdPath)
 	assert.Contains(t, string(md), "FAIL")
+	// The comment names and links the new problem at the head, a fixed one
+	// at the base, and carries the changed object's diff.
+	assert.Regexp(t, `\*\*This change introduces 1 problem:\*\*\n\n- 🟠 high · \*\*hostPath volume\*\* · .* · \[overlays/prod/node-logs\.yaml:(\d+)\]\(https://github\.com/acme/shop/blob/h3ad/overlays/prod/node-logs\.yaml#L(\d+)\)\n`, string(md))
+	assert.Regexp(t, `\[base/deployment\.yaml:23\]\(https://github\.com/acme/shop/blob/ba5e/base/deployment\.yaml#L23\)`, string(md))
+	assert.Contains(t, string(md), "**changed** Deployment shop/prod-web · [base/deployment.yaml](https://github.com/acme/shop/blob/h3ad/base/deployment.yaml)")
+	assert.Contains(t, string(md), "+            path: /var/log\n")
 	var sarifLog map[string]any
 	data, _ := os.ReadFile(sarifPath)
 	require.NoError(t, json.Unmarshal(data, &sarifLog))
@@ -276,6 +283,8 @@ func TestUsageErrors(t *testing.T) {
 		{"verify", "--no-such-flag"},
 		{"verify", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after", "--fail-on", "severe"},
 		{"verify", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after", "--output", "xml"},
+		{"verify", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after", "--link-base", "javascript:alert(1)//"},
+		{"verify", "--base-dir", "examples/plain-yaml/before", "--head-dir", "examples/plain-yaml/after", "--base-link-base", "github.com/a/b/blob/c/"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -143,6 +144,8 @@ type verifyFlags struct {
 	markdownFile  string
 	junitFile     string
 	gitlabFile    string
+	linkHead      string
+	linkBase      string
 	output        string
 	color         string
 	quiet         bool
@@ -196,6 +199,8 @@ it is judged by. -c names a file on disk instead.`,
 	fl.StringVar(&f.markdownFile, "markdown", "", "write the Markdown report (a PR comment) to this file")
 	fl.StringVar(&f.junitFile, "junit", "", "write JUnit XML (one test case per problem) to this file")
 	fl.StringVar(&f.gitlabFile, "gitlab", "", "write a GitLab Code Quality report to this file")
+	fl.StringVar(&f.linkHead, "link-base", "", "link the Markdown's head locations to their lines: the URL a location's path is appended to, e.g. https://github.com/OWNER/REPO/blob/HEAD_COMMIT/")
+	fl.StringVar(&f.linkBase, "base-link-base", "", "the same for the base's locations (fixed problems, removed objects), e.g. https://github.com/OWNER/REPO/blob/BASE_COMMIT/")
 	fl.StringVarP(&f.output, "output", "o", "text", "stdout format: text|json|sarif|markdown|junit|gitlab")
 	fl.StringVar(&f.color, "color", "auto", "colour the terminal summary: auto|always|never")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
@@ -210,6 +215,11 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	}
 	if _, err := output.ParseFormat(f.output); err != nil {
 		return &usageError{err: fmt.Errorf("--output: %w", err)}
+	}
+	for _, l := range []struct{ flag, url string }{{"--link-base", f.linkHead}, {"--base-link-base", f.linkBase}} {
+		if u, err := url.Parse(l.url); l.url != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+			return &usageError{err: fmt.Errorf("%s %q: give an absolute http(s) URL, such as https://github.com/OWNER/REPO/blob/COMMIT/", l.flag, l.url)}
+		}
 	}
 	if len(args) == 1 {
 		opts.Path = args[0]
@@ -255,9 +265,10 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	}
 	progress("verified in %d ms", time.Since(start).Milliseconds())
 	outOpts := output.Options{
-		SARIF: sarif.Options{IncludeAbsent: f.includeAbsent, ToolVersion: version},
-		Text:  output.TextOptions{Color: useColor(f.color, stdout), Width: termWidth(stdout), Verbose: f.verbose},
-		Warn:  func(m string) { fmt.Fprintln(stderr, "aegis: warning:", m) },
+		SARIF:    sarif.Options{IncludeAbsent: f.includeAbsent, ToolVersion: version},
+		Text:     output.TextOptions{Color: useColor(f.color, stdout), Width: termWidth(stdout), Verbose: f.verbose},
+		Markdown: output.MarkdownOptions{Links: output.Links{Head: f.linkHead, Base: f.linkBase}},
+		Warn:     func(m string) { fmt.Fprintln(stderr, "aegis: warning:", m) },
 	}
 	files := []output.File{
 		{Format: output.FormatSARIF, Path: f.sarifFile},

@@ -1,21 +1,67 @@
 // Command screenshot turns aegis's PR comment (Markdown) into a page that
-// looks like the comment on GitHub, and trims Chromium's screenshot of that
-// page. hack/screenshot.sh drives it; it is not part of aegis.
+// looks like the comment on GitHub, trims Chromium's screenshot of that
+// page, and checks in a real browser what a reviewer sees of the comment.
+// hack/browser-check.sh (run by hack/comment-check.sh) drives it; it is
+// not part of aegis.
 //
 //	screenshot html -in comment.md -css github-markdown-light.css -octicons DIR -out page.html
 //	screenshot crop -in raw.png -out comment.png
+//	screenshot check -cases DIR -css github-markdown-light.css -octicons DIR -shots OUTDIR
 //
 // html renders the Markdown as GitHub renders a comment: goldmark with the
 // GFM extensions (tables, strikethrough, autolinks, task lists), raw HTML
-// kept (<details>, <summary>, <sub>, comments), and GitHub's alerts
-// (> [!NOTE], [!TIP], [!IMPORTANT], [!WARNING], [!CAUTION]) turned into the
-// markup GitHub emits for them (div.markdown-alert with a title line and
-// the alert's octicon), which github-markdown-css colours. The page inlines
-// the stylesheet and frames the body as a timeline comment about 900 px
-// wide. Folds stay closed, as a reviewer first sees them (-open opens them).
+// kept (<details>, <summary>, <sub>, ...), then sanitised with GitHub's
+// allowlist (sanitize.go: no style, class, id, script, iframe, on*
+// handlers, javascript: links or HTML comments), then decorated as GitHub
+// decorates a comment: its alerts (> [!NOTE], [!TIP], [!IMPORTANT],
+// [!WARNING], [!CAUTION]) become the markup GitHub emits for them
+// (div.markdown-alert with a title line and the alert's octicon), which
+// github-markdown-css colours, and task lists get GitHub's classes. The
+// page inlines the stylesheet and frames the body as a timeline comment
+// about 900 px wide. Folds stay closed, as a reviewer first sees them
+// (-open opens them).
 //
 // crop cuts the empty bottom of a screenshot taken with a generous window
 // height, keeps a margin, and re-encodes the PNG at the best compression.
+//
+// check (check.go) loads every case of -cases into one headless Chromium
+// (-chromium, default: chromium on PATH), a tab per case, viewport
+// 1280x800, the comment framed as in a pull request's conversation at that
+// width with the top of the comment at the top of the viewport: what the
+// reviewer sees once scrolled to the comment. A case is a file NAME.json:
+//
+//	{
+//	  "name": "kustomize-overlay comment",
+//	  "markdown": "kustomize-overlay.comment.md",
+//	  "verdict": "aegis: FAIL",
+//	  "named": [{"all": ["pss.hostPathVolumes", "Deployment shop/api"]}],
+//	  "links": [{"text": "overlays/prod/patch-api.yaml:12", "href": "https://github.com/o/r/blob/abc/x/patch-api.yaml#L12"}],
+//	  "screenshot": "kustomize-overlay-comment.png"
+//	}
+//
+// The fields (unknown ones are an error):
+//   - name: printed in the report (default: the file name without .json).
+//   - markdown: the comment, relative to the case file's directory.
+//   - verdict (optional): text that an h1-h4 heading must contain, the
+//     heading fully inside the first screen (0 <= top, bottom <= 800).
+//   - named (optional): for each entry, some <li> or <p> whose text
+//     contains every fragment of "all" must be fully inside the first
+//     screen and not inside a closed <details>.
+//   - links (optional): some <a> whose text is "text" must have exactly
+//     "href" (after sanitising). Besides, every <a> whose href is not
+//     http(s) or a #fragment (or that has none, e.g. javascript: removed
+//     by the sanitiser) is reported.
+//   - screenshot (optional): file name in -shots of a PNG of the whole
+//     comment, folds closed, trimmed as crop does.
+//
+// Texts are compared with runs of white space collapsed to one space. With
+// every fold opened, no element of the Markdown body may stick out of the
+// body's content box (1 px tolerance; what is inside a scrolling box such
+// as a <pre> is that box's business, the box itself must fit), and no
+// <table> may scroll (scrollWidth > clientWidth + 1: its text is cut).
+// check prints a line per case (OK or FAIL, the bottom of the lowest named
+// item, the page height, the time), each failure under it, and exits 1 if
+// any case failed.
 package main
 
 import (
@@ -51,6 +97,8 @@ func main() {
 		err = cmdHTML(os.Args[2:])
 	case "crop":
 		err = cmdCrop(os.Args[2:])
+	case "check":
+		err = cmdCheck(os.Args[2:])
 	default:
 		usage()
 	}
@@ -61,7 +109,9 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: screenshot html -in FILE.md -css FILE.css -octicons DIR -out FILE.html [-open] [-width 900]\n       screenshot crop -in RAW.png -out FILE.png [-margin 16]")
+	fmt.Fprintln(os.Stderr, "usage: screenshot html -in FILE.md -css FILE.css -octicons DIR -out FILE.html [-open] [-width 900]\n"+
+		"       screenshot crop -in RAW.png -out FILE.png [-margin 16]\n"+
+		"       screenshot check -cases DIR -css FILE.css -octicons DIR [-shots DIR] [-chromium PATH]")
 	os.Exit(2)
 }
 
@@ -92,34 +142,87 @@ func cmdHTML(args []string) error {
 	if err != nil {
 		return err
 	}
-	body, err := render(md, icons)
+	body, err := renderComment(md, icons)
 	if err != nil {
 		return err
 	}
+	if *open {
+		body = openFolds(body)
+	}
+	page := framePage(pageFrame{Style: string(style), Width: *width, Author: *author, Body: body})
+	return os.WriteFile(*out, []byte(page), 0o644)
+}
+
+// renderComment renders a comment as GitHub shows it: Markdown to HTML
+// (render), sanitised with GitHub's allowlist (sanitize), then GitHub's own
+// decoration: alerts and task-list classes.
+func renderComment(md []byte, icons map[string]string) (string, error) {
+	nonce := newNonce()
+	body, err := render(md, nonce)
+	if err != nil {
+		return "", err
+	}
+	body = sanitize(body)
+	body = decorateAlerts(body, nonce, icons)
 	// GitHub's classes for task lists, which github-markdown-css styles
 	// (no bullet, the checkbox in the margin).
 	body = strings.ReplaceAll(body, "<li><input ", `<li class="task-list-item"><input class="task-list-item-checkbox" `)
 	body = strings.ReplaceAll(body, "<ul>\n<li class=\"task-list-item\">", "<ul class=\"contains-task-list\">\n<li class=\"task-list-item\">")
-	if *open {
-		body = regexp.MustCompile(`<details(\s|>)`).ReplaceAllString(body, "<details open$1")
-	}
-	page := fmt.Sprintf(pageTemplate, style, *width, *width+32, html.EscapeString(*author), body)
-	return os.WriteFile(*out, []byte(page), 0o644)
+	return body, nil
 }
 
-// pageTemplate: %s stylesheet, %d frame width, %d page width, %s author,
-// %s rendered body. The frame copies the look of a GitHub timeline comment
+var detailsTag = regexp.MustCompile(`<details(\s|>)`)
+
+// openFolds opens every <details>.
+func openFolds(body string) string {
+	return detailsTag.ReplaceAllString(body, "<details open$1")
+}
+
+// pageFrame is what framePage needs.
+type pageFrame struct {
+	Style  string // github-markdown-css
+	Width  int    // width of the comment box (border included), CSS px
+	Author string // login in the comment's header
+	Body   string // the rendered comment
+
+	// Timeline places the comment as in a pull request's conversation
+	// (see check.go): the box at the timeline column's left edge, the top
+	// of the box at y=0, a 1280 px wide page, and a Content-Security-Policy
+	// that loads nothing from outside (no network in the check; GitHub
+	// would proxy images anyway). Without it: the framing of
+	// `screenshot html`, the box at (16, 16) in a page 32 px wider.
+	Timeline bool
+}
+
+func framePage(f pageFrame) string {
+	csp, layout := "", fmt.Sprintf(`body { padding: 16px; }
+html { width: %dpx; }`, f.Width+32)
+	if f.Timeline {
+		csp = `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">` + "\n"
+		layout = fmt.Sprintf(`html { width: %dpx; }
+body { padding: 0 0 0 %dpx; position: relative; }
+.avatar { position: absolute; left: %dpx; top: 0; width: 40px; height: 40px; border-radius: 50%%; background: #d1d9e0; }`,
+			timelineViewportWidth, timelineCommentLeft, timelineAvatarLeft)
+	}
+	avatar := ""
+	if f.Timeline {
+		avatar = `<div class="avatar"></div>` + "\n"
+	}
+	return fmt.Sprintf(pageTemplate, csp, f.Style, f.Width, layout, avatar, html.EscapeString(f.Author), f.Body)
+}
+
+// pageTemplate: %s CSP meta (or nothing), %s stylesheet, %d frame width,
+// %s page layout CSS, %s avatar (or nothing), %s author, %s rendered body. The frame copies the look of a GitHub timeline comment
 // (grey header with the author and a "bot" label, 1 px border, 6 px radius);
 // the body is 14 px as in comments (github-markdown-css defaults to 16 px,
 // a README's size).
 const pageTemplate = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>aegis PR comment</title>
-<style>
+%s<style>
 %s
 </style>
 <style>
 html, body { margin: 0; background: #ffffff; }
-body { padding: 16px; }
 .comment { width: %dpx; box-sizing: border-box; border: 1px solid #d1d9e0; border-radius: 6px; overflow: hidden;
   font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif, "Apple Color Emoji", "Segoe UI Emoji"; }
 .comment-header { display: flex; align-items: center; gap: 6px; padding: 8px 16px; background: #f6f8fa;
@@ -130,9 +233,11 @@ body { padding: 16px; }
 .comment .markdown-body { padding: 16px; font-size: 14px; }
 .markdown-body .markdown-alert .markdown-alert-title .octicon { margin-right: 8px; }
 </style>
-<style>html { width: %dpx; }</style>
+<style>
+%s
+</style>
 </head><body>
-<div class="comment">
+%s<div class="comment">
 <div class="comment-header"><span class="author">%s</span><span class="label">bot</span><span>commented</span></div>
 <div class="markdown-body">
 %s</div>
@@ -141,15 +246,26 @@ body { padding: 16px; }
 `
 
 // render converts Markdown to HTML as GitHub does for a comment.
-func render(md []byte, icons map[string]string) (string, error) {
+// Alerts come out as placeholders marked with nonce (see alertRenderer),
+// for decorateAlerts to replace after sanitising.
+func render(md []byte, nonce string) (string, error) {
 	m := goldmark.New(
-		goldmark.WithExtensions(extension.GFM), // tables, strikethrough, linkify, task lists
+		// GFM (linkify, tables, strikethrough, task lists), with the
+		// columns' alignment as align attributes, as cmark-gfm writes it
+		// for GitHub (goldmark's default, style="text-align:…", would not
+		// survive the sanitiser).
+		goldmark.WithExtensions(
+			extension.Linkify,
+			extension.NewTable(extension.WithTableCellAlignMethod(extension.TableCellAlignAttribute)),
+			extension.Strikethrough,
+			extension.TaskList,
+		),
 		goldmark.WithParserOptions(
 			parser.WithASTTransformers(util.Prioritized(alertTransformer{}, 100)),
 		),
 		goldmark.WithRendererOptions(
 			gmhtml.WithUnsafe(), // raw HTML: <details>, <summary>, <sub>, comments
-			renderer.WithNodeRenderers(util.Prioritized(alertRenderer{icons: icons}, 100)),
+			renderer.WithNodeRenderers(util.Prioritized(alertRenderer{nonce: nonce}, 100)),
 		),
 	)
 	var buf bytes.Buffer
@@ -240,9 +356,11 @@ func (alertTransformer) Transform(doc *ast.Document, reader text.Reader, _ parse
 	}
 }
 
-// alertRenderer writes an Alert as GitHub does:
+// alertRenderer writes an Alert as a placeholder that GitHub's sanitiser
+// keeps (a div and an empty p whose title holds the nonce and the type);
+// decorateAlerts turns it into GitHub's markup:
 // <div class="markdown-alert markdown-alert-TYPE"><p class="markdown-alert-title"><svg …/>Title</p>…</div>
-type alertRenderer struct{ icons map[string]string }
+type alertRenderer struct{ nonce string }
 
 func (r alertRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(KindAlert, r.renderAlert)
@@ -254,11 +372,22 @@ func (r alertRenderer) renderAlert(w util.BufWriter, _ []byte, node ast.Node, en
 		_, _ = w.WriteString("</div>\n")
 		return ast.WalkContinue, nil
 	}
-	k := alertKinds[a.AlertType]
-	fmt.Fprintf(w, `<div class="markdown-alert markdown-alert-%s" dir="auto"><p class="markdown-alert-title" dir="auto">`+
-		`<svg class="octicon octicon-%s mr-2" viewBox="0 0 16 16" version="1.1" width="16" height="16" aria-hidden="true">%s</svg>%s</p>`+"\n",
-		a.AlertType, k.icon, r.icons[k.icon], k.title)
+	fmt.Fprintf(w, `<div title="aegis-alert-%s-%s"><p title="aegis-alert-title-%s-%s"></p>`+"\n", r.nonce, a.AlertType, r.nonce, a.AlertType)
 	return ast.WalkContinue, nil
+}
+
+// decorateAlerts replaces alertRenderer's placeholders (after sanitising)
+// by GitHub's alert markup.
+func decorateAlerts(body, nonce string, icons map[string]string) string {
+	for typ, k := range alertKinds {
+		body = strings.ReplaceAll(body, fmt.Sprintf(`<div title="aegis-alert-%s-%s">`, nonce, typ),
+			fmt.Sprintf(`<div class="markdown-alert markdown-alert-%s" dir="auto">`, typ))
+		body = strings.ReplaceAll(body, fmt.Sprintf(`<p title="aegis-alert-title-%s-%s"></p>`, nonce, typ),
+			fmt.Sprintf(`<p class="markdown-alert-title" dir="auto">`+
+				`<svg class="octicon octicon-%s mr-2" viewBox="0 0 16 16" version="1.1" width="16" height="16" aria-hidden="true">%s</svg>%s</p>`,
+				k.icon, icons[k.icon], k.title))
+	}
+	return body
 }
 
 var svgInner = regexp.MustCompile(`(?s)<svg[^>]*>(.*)</svg>`)
@@ -301,6 +430,18 @@ func cmdCrop(args []string) error {
 	if err != nil {
 		return err
 	}
+	r, err := writeCropped(img, *margin, *out)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
+	}
+	fmt.Fprintf(os.Stderr, "screenshot: %s: %dx%d\n", *out, r.Dx(), r.Dy())
+	return nil
+}
+
+// writeCropped cuts the rows of img below its content (the colour of the
+// bottom-left pixel), keeps margin blank rows, and writes the PNG at the
+// best compression.
+func writeCropped(img image.Image, margin int, out string) (image.Rectangle, error) {
 	b := img.Bounds()
 	bg := img.At(b.Min.X, b.Max.Y-1)
 	last := -1 // last row holding anything but the background
@@ -313,32 +454,28 @@ func cmdCrop(args []string) error {
 		}
 	}
 	if last < 0 {
-		return fmt.Errorf("%s is blank", *in)
+		return image.Rectangle{}, fmt.Errorf("the image is blank")
 	}
-	if b.Max.Y-1-last < *margin {
-		return fmt.Errorf("%s: the content reaches the bottom (row %d of %d): take the screenshot with a taller window", *in, last, b.Dy())
+	if b.Max.Y-1-last < margin {
+		return image.Rectangle{}, fmt.Errorf("the content reaches the bottom (row %d of %d): take the screenshot with a taller window", last, b.Dy())
 	}
-	r := image.Rect(b.Min.X, b.Min.Y, b.Max.X, last+1+*margin)
+	r := image.Rect(b.Min.X, b.Min.Y, b.Max.X, last+1+margin)
 	sub, ok := img.(interface {
 		SubImage(image.Rectangle) image.Image
 	})
 	if !ok {
-		return fmt.Errorf("%s: cannot crop a %T", *in, img)
+		return image.Rectangle{}, fmt.Errorf("cannot crop a %T", img)
 	}
-	o, err := os.Create(*out)
+	o, err := os.Create(out)
 	if err != nil {
-		return err
+		return image.Rectangle{}, err
 	}
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
 	if err := enc.Encode(o, sub.SubImage(r)); err != nil {
 		o.Close()
-		return err
+		return image.Rectangle{}, err
 	}
-	if err := o.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "screenshot: %s: %dx%d\n", *out, r.Dx(), r.Dy())
-	return nil
+	return r, o.Close()
 }
 
 func sameColor(a, b color.Color) bool {
