@@ -312,8 +312,9 @@ var verdictHeads = map[report.Verdict]string{
 }
 
 // maxReasons bounds the reasons listed under an ERROR verdict: they are
-// part of the text that is never dropped, so they must stay small.
-const maxReasons = 10
+// part of the first screen; the fold "All reasons for the verdict" has
+// them all.
+const maxReasons = 3
 
 // essentials is the text that is never dropped: the verdict and its
 // reason, the named fixes and new problems, the counts.
@@ -336,7 +337,7 @@ func (m *mdDoc) essentials(marker, preface string) string {
 		if rest := reasons[min(1, len(reasons)):]; len(rest) > 0 {
 			for i, reason := range rest {
 				if i == maxReasons {
-					fmt.Fprintf(&b, "- … and %d more\n", len(rest)-maxReasons)
+					fmt.Fprintf(&b, "- … and %d more, all listed below\n", len(rest)-maxReasons)
 					break
 				}
 				b.WriteString("- " + mdText(reason, 300) + "\n")
@@ -585,8 +586,8 @@ func (m *mdDoc) sections() []*mdSection {
 		}
 	}
 	var moreReasons []string
-	if _, reasons := verdictHead(m.r); (m.r.Verdict == report.Pass || m.r.Verdict == report.Fail) && len(reasons) > 1 {
-		moreReasons = reasons // the first is shown under the verdict
+	if _, reasons := verdictHead(m.r); len(reasons) > 1 {
+		moreReasons = reasons // the first (and an error's next few) are shown under the verdict
 	}
 	changes, runs, expired := m.r.Changes, m.r.Scanners, m.r.ExpiredWaivers
 	items := func(ps []report.Problem, fixed bool) func(int) string {

@@ -86,15 +86,21 @@ func run(out string, shots bool, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if err := write(out, name, r, shots); err != nil {
+		if err := write(out, name, r, shots, true); err != nil {
 			return err
 		}
 	}
-	return write(out, "large-change", large(), false)
+	if err := write(out, "large-change", large(), false, true); err != nil {
+		return err
+	}
+	// The hostile page's strings are long by design (its labels are cut):
+	// its case checks the verdict, the widths and that every link is
+	// http(s), not the first screen or named links.
+	return write(out, "hostile", hostile(), false, false)
 }
 
 // write renders r as a comment and as a summary, with their cases.
-func write(dir, name string, r *report.Report, shots bool) error {
+func write(dir, name string, r *report.Report, shots, firstScreen bool) error {
 	links := output.Links{Head: headURL, Base: baseURL}
 	pages := map[string]string{
 		"comment": output.Markdown(r, output.MarkdownOptions{Marker: "<!-- aegis:default -->", DetailsURL: "https://github.com/acme/shop/actions/runs/1", Links: links}),
@@ -107,6 +113,9 @@ func write(dir, name string, r *report.Report, shots bool) error {
 		}
 		c := expect(r)
 		c.Name, c.Markdown = name+" "+kind, base+".md"
+		if !firstScreen {
+			c.Named, c.Links = nil, nil
+		}
 		if shots {
 			c.Screenshot = base + ".png"
 		}
@@ -152,6 +161,38 @@ func expect(r *report.Report) kase {
 		add(p, headURL)
 	}
 	return c
+}
+
+// hostile is a report whose every string a pull request could write is
+// built to break the page: Markdown and HTML that would open tags, tables
+// and links, unbreakable tokens far wider than the comment, a diff with
+// its own fences and 400-character lines, and many failing scanners.
+func hostile() *report.Report {
+	long := strings.Repeat("x", 300)
+	evil := "a|b <b>bold</b> [x](javascript:alert(1)) \x60code\x60 </details> @acme/team"
+	var fs []report.Finding
+	for i := range 8 {
+		fs = append(fs, report.Finding{Scanner: "posture", RuleID: fmt.Sprintf("pss.privileged%d", i), Severity: report.High,
+			Title: evil + " " + long, Message: evil + " " + long,
+			Resource: report.Resource{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "ns", Name: fmt.Sprintf("web-%d-%s", i, strings.Repeat("y", 60))},
+			Location: report.Location{Path: "dir/" + long + ".yaml", Line: 3}, Image: "registry.example/" + long + ":1"})
+	}
+	head := fs[:4]
+	base := fs[4:]
+	r := &report.Report{
+		Tool:     report.Tool{Name: "aegis", Version: "dev"},
+		Base:     report.Side{Source: "/home/runner/work/" + long, Type: "plain", Digest: "sha256:" + long},
+		Head:     report.Side{Source: evil, Type: "plain", Digest: "sha256:bb"},
+		Findings: report.Delta(base, head),
+	}
+	for i := range 12 {
+		r.Scanners = append(r.Scanners, report.ScannerRun{Name: fmt.Sprintf("scanner-%d-%s", i, strings.Repeat("z", 50)), Side: "head",
+			Status: report.StatusError, Error: evil + " " + long})
+	}
+	diff := "--- base/x\n+++ head/x\n@@ -1 +1 @@\n-  a: ```` " + long + long + "\n+  a: </details><script>x</script> " + long + "\n"
+	r.Changes = []report.ResourceChange{{Change: "changed", Kind: "ConfigMap", Namespace: "ns", Name: evil, Path: "dir/" + long + ".yaml", Diff: diff}}
+	judge.Gate(r, nil, reporttest.Now)
+	return r
 }
 
 // large is the issue's large change: 5,000 new, 5,000 fixed, 5,000
