@@ -12,7 +12,7 @@ BIN     := bin/aegis
 GO_TOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
 export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 
-.PHONY: help build test unit lint lint-workflows lint-sarif comment-check bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress readme
+.PHONY: help build test unit lint lint-workflows lint-sarif comment-check image image-test release bench demo clean cluster-up cluster-down cluster-build cluster-build-node test-real images e2e-argocd fuzz vulncheck stress readme
 
 # NODE=real starts a real node (kubelet + containerd) instead of kwok's fake one.
 export NODE
@@ -37,6 +37,15 @@ lint: ## gofmt and go vet
 lint-workflows: ## actionlint (+ shellcheck) over every workflow, offline; actionlint built once into ~/.cache/aegis/tools
 	hack/lint-workflows.sh
 
+
+image: ## build aegis's image here without Docker (mmdebstrap + go-containerregistry) into .cache/image/aegis.tar
+	hack/image.sh
+
+image-test: ## run `aegis action` from the image's file system against the local control plane (root: chroot)
+	hack/image-test.sh
+
+release: ## the snapshot release: binaries, checksums, SBOMs, the image, the pinned Argo CD install (nothing pushed)
+	hack/release.sh --snapshot
 
 comment-check: ## the PR comment and job summary of the examples and of a large change, checked in headless Chromium (UPDATE=1: refresh docs/images)
 	hack/comment-check.sh

@@ -301,6 +301,11 @@ func (r *run) options(ctx context.Context) (verify.Options, func(), int, error) 
 	if in.FailOn != "" {
 		cfg.FailOn.Severity = string(in.FailOn)
 	}
+	if dir, why := useRunnerTrivyCache(cfg, d.Getenv, d.Now()); dir != "" {
+		r.logf("trivy-image: Trivy's cache (its vulnerability database) is %s", dir)
+	} else if why != "" {
+		r.logf("trivy-image: Trivy's cache stays in its default directory: %s", why)
+	}
 	opts.Config = cfg
 	scs, release, err := d.Scanners(opts)
 	if err != nil {

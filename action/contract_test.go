@@ -3,6 +3,7 @@ package action
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -197,6 +198,37 @@ func TestActionYMLValidatesAgainstSchema(t *testing.T) {
 // environment that records the variables asked for. Hyphens are kept in
 // the variable names (INPUT_FAIL-ON), as the runner sets them. Every
 // default parses, and the outputs the code writes are the ones declared.
+// A release's action.yml (hack/pin-action.sh, run by release.yml) runs the
+// pushed image, "docker://ghcr.io/kube-sentient/aegis:VERSION", as GitHub
+// documents for a Docker action's runs.image, and is otherwise the same;
+// main's runs the Dockerfile.
+func TestActionYMLPinnedForARelease(t *testing.T) {
+	data, err := os.ReadFile("../action.yml")
+	require.NoError(t, err)
+	require.Equal(t, "Dockerfile", decodeActionYML(t, data)["runs"].(map[string]any)["image"], "main builds the image from the Dockerfile")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "action.yml")
+	require.NoError(t, os.WriteFile(file, data, 0o644))
+	out, err := exec.Command("bash", "../hack/pin-action.sh", "v1.2.3", file).CombinedOutput()
+	require.NoError(t, err, string(out))
+	pinned, err := os.ReadFile(file)
+	require.NoError(t, err)
+	doc := decodeActionYML(t, pinned)
+	assert.Empty(t, checkActionMetadata(doc))
+	assert.Equal(t, "docker://ghcr.io/kube-sentient/aegis:v1.2.3", doc["runs"].(map[string]any)["image"])
+	assert.Equal(t, strings.Replace(string(data), "  image: Dockerfile\n", "  image: docker://ghcr.io/kube-sentient/aegis:v1.2.3\n", 1), string(pinned), "one line changes")
+
+	for _, bad := range []string{"1.2.3", "v1.2", "latest", "v1.2.3;rm -rf /"} {
+		cmd := exec.Command("bash", "../hack/pin-action.sh", bad, file)
+		out, err := cmd.CombinedOutput()
+		assert.Error(t, err, bad)
+		assert.Contains(t, string(out), "want a release version", bad)
+	}
+	out, err = exec.Command("bash", "../hack/pin-action.sh", "v1.2.4", file).CombinedOutput()
+	assert.Error(t, err, "pinning twice finds no Dockerfile line")
+	assert.Contains(t, string(out), "want exactly 1")
+}
+
 func TestActionInputsMatchActionYML(t *testing.T) {
 	a := loadActionYML(t)
 	e := env{}

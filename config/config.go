@@ -98,6 +98,12 @@ type ScannerSettings struct {
 	Archives string `yaml:"archives"`
 	// Insecure allows plain-HTTP and self-signed registries (trivy-image).
 	Insecure bool `yaml:"insecure"`
+	// DBRepository lists the OCI repositories Trivy downloads its
+	// vulnerability database from, in order (Trivy's --db-repository);
+	// empty means Trivy's own default, mirror.gcr.io/aquasec/trivy-db:2
+	// then ghcr.io/aquasecurity/trivy-db:2. A single string is one entry
+	// (trivy-image; unused when offline).
+	DBRepository Repositories `yaml:"dbRepository"`
 
 	// Rules are Semgrep --config values: rule files or directories, or
 	// registry references, which need the network (semgrep).
@@ -560,6 +566,9 @@ var scannerKeys = map[string][]string{
 	"ports":       {"zap", "wapiti"},
 	"activeScan":  {"zap"},
 	"allowSkip":   {"zap", "wapiti", "falco"},
+
+	// trivy-image: where Trivy downloads its vulnerability database.
+	"dbRepository": {"trivy-image"},
 }
 
 // checkKeys refuses a scanner-specific setting on a scanner it does not
@@ -588,7 +597,7 @@ func (c *Config) checkKeys(root *yaml.Node, name string) error {
 	if s.APIKeyEnv != "" && !envName.MatchString(s.APIKeyEnv) {
 		return &Error{Path: c.Path, Line: lineOf(node, "apiKeyEnv"), Msg: fmt.Sprintf("apiKeyEnv names an environment variable (such as ZAP_API_KEY), got %q: never put the key itself here", s.APIKeyEnv)}
 	}
-	return nil
+	return c.checkDBRepository(node, name)
 }
 
 // pathKeys are the settings that name a file or directory on the machine

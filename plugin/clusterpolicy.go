@@ -106,6 +106,9 @@ type ClusterPolicy struct {
 	Gate   GateRules
 	// Source says where it was read, for messages.
 	Source string
+	// SidecarImage is the sidecar's AEGIS_GATE_IMAGE (Env.GateImage): the
+	// install's gate image, used when gate.yaml names none.
+	SidecarImage string
 }
 
 // BuiltinClusterPolicy is the policy without a ConfigMap: the default
@@ -292,10 +295,14 @@ func (cp ClusterPolicy) allows(param string) bool {
 	return slices.Contains(cp.Gate.AllowParameters, param)
 }
 
-// GateImage is the gate image the cluster side chooses.
+// GateImage is the gate image the cluster side chooses: gate.yaml's, else
+// the sidecar's AEGIS_GATE_IMAGE (SidecarImage), else the aegis version's.
 func (cp ClusterPolicy) GateImage(toolVersion string) string {
 	if cp.Gate.Image != "" {
 		return cp.Gate.Image
+	}
+	if cp.SidecarImage != "" {
+		return cp.SidecarImage
 	}
 	return DefaultImage(toolVersion)
 }

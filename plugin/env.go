@@ -32,6 +32,11 @@ const (
 	EnvPluginPrefix = "ARGOCD_ENV_"
 	// EnvParamPrefix prefixes the per-parameter variables.
 	EnvParamPrefix = "PARAM_"
+	// EnvGateImage is set in the sidecar's own container spec (the install
+	// sets it to the sidecar's image, pinned by digest in a release): the
+	// gate Job's image unless the cluster policy's gate.yaml names one. An
+	// Application cannot set it (its variables are ARGOCD_ENV_ and PARAM_).
+	EnvGateImage = "AEGIS_GATE_IMAGE"
 )
 
 // Env is the build environment of one plugin command.
@@ -59,6 +64,9 @@ type Env struct {
 	// Parameters are spec.source.plugin.parameters, from
 	// ARGOCD_APP_PARAMETERS (or, without it, from PARAM_*).
 	Parameters []Parameter
+	// GateImage is the sidecar's EnvGateImage: the gate image the install
+	// chose ("" without it: the default of the aegis version).
+	GateImage string
 }
 
 // Parameter is one spec.source.plugin.parameters entry, as Argo CD encodes
@@ -103,7 +111,11 @@ func ParseEnv(environ []string) (*Env, error) {
 		SourcePath:     vars[EnvSourcePath],
 		TargetRevision: vars[EnvTargetRevision],
 		KubeVersion:    vars[EnvKubeVersion],
+		GateImage:      strings.TrimSpace(vars[EnvGateImage]),
 		PluginEnv:      map[string]string{},
+	}
+	if strings.ContainsAny(e.GateImage, " \t\n\r") {
+		return nil, &verify.InputError{Msg: fmt.Sprintf("%s %q is not an image reference (the sidecar's own variable: see plugin/install/repo-server)", EnvGateImage, e.GateImage)}
 	}
 	for _, v := range strings.Split(vars[EnvKubeAPIVersions], ",") {
 		if v = strings.TrimSpace(v); v != "" {

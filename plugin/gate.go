@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -160,13 +161,13 @@ func Gate(spec GateSpec) ([]*unstructured.Unstructured, error) {
 					Containers: []corev1.Container{{
 						Name:            "gate",
 						Image:           s.Image,
-						ImagePullPolicy: corev1.PullIfNotPresent,
+						ImagePullPolicy: GatePullPolicy(s.Image),
 						Command:         []string{"aegis"},
 						Args:            args,
 						Env:             []corev1.EnvVar{{Name: "HOME", Value: "/tmp"}},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")},
+							Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("2Gi")},
 						},
 						SecurityContext: &corev1.SecurityContext{
 							AllowPrivilegeEscalation: &no,
@@ -186,6 +187,49 @@ func Gate(spec GateSpec) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	return append(out, u), nil
+}
+
+// pinnedImage matches the end of a reference pinned by digest:
+// ...@sha256:<64 hex digits> (or sha512), with or without a tag before it.
+var pinnedImage = regexp.MustCompile(`@(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$`)
+
+// ImagePinned reports whether image names its content by digest.
+func ImagePinned(image string) bool { return pinnedImage.MatchString(image) }
+
+// GatePullPolicy is the gate Job's imagePullPolicy for image. A reference
+// with a digest is immutable: a node's cached copy is that image, so
+// IfNotPresent saves the pull. A tag can be moved, and a node may hold an
+// older (or a planted) image under it: Always makes every gate run what the
+// registry names now, never a stale copy that runs as the gate's
+// ServiceAccount.
+func GatePullPolicy(image string) corev1.PullPolicy {
+	if ImagePinned(image) {
+		return corev1.PullIfNotPresent
+	}
+	return corev1.PullAlways
+}
+
+// GateImageWarning says what is wrong with a gate image that is the
+// mutable :latest, written or implied (no tag), and without a digest; ""
+// for any other. Such an image is warned about, not refused: it is what a
+// development build and the development install use, and refusing it would
+// stop every Application's generate (no sync at all) over what the Always
+// pull policy already bounds: each gate runs what the tag names now. The
+// risk left is the tag's owner moving it, and a release pins by digest.
+func GateImageWarning(image string) string {
+	if ImagePinned(image) {
+		return ""
+	}
+	last := image[strings.LastIndex(image, "/")+1:]
+	tag := ""
+	if i := strings.LastIndex(last, ":"); i >= 0 {
+		tag = last[i+1:]
+	}
+	if tag != "" && tag != "latest" {
+		return ""
+	}
+	return fmt.Sprintf("the gate image %s is the mutable tag :latest without a digest: the gate Job pulls it on every run (imagePullPolicy Always), "+
+		"but what it runs is whatever the tag names then; pin it by digest (a release install does: docs/argocd.md#pinning)", image)
 }
 
 // toUnstructured converts a typed object, dropping the empty

@@ -81,6 +81,7 @@ func Generate(ctx context.Context, o GenerateOptions) (*Generated, error) {
 	if o.Cluster != nil {
 		cluster = *o.Cluster
 	}
+	cluster.SidecarImage = o.Env.GateImage
 	// Before anything is read from the revision: a refused parameter is
 	// refused whatever the revision holds.
 	if err := cluster.Judge(&s, o.ToolVersion); err != nil {

@@ -88,7 +88,7 @@ var Parameters = []Announcement{
 	{Name: ParamValuesFiles, Title: "Helm values files", CollectionType: CollectionArray,
 		Tooltip: "Values files of the chart, relative to the chart directory, applied in order after values.yaml."},
 	{Name: ParamHelmSet, Title: "Helm values (--set)", CollectionType: CollectionMap,
-		Tooltip: "Helm values as key: value, applied after the values files like --set (keys use Helm's dotted paths; values are literal, commas included)."},
+		Tooltip: "Helm values, each a dotted path and its value, applied after the values files like --set (keys use Helm's dotted paths; values are literal, commas included)."},
 	{Name: ParamReleaseName, Title: "Helm release name", CollectionType: CollectionString,
 		Tooltip: "Helm release name (default: the Application's name, as Argo CD's own Helm source uses)."},
 	{Name: ParamRecurse, Title: "Directory: recurse", CollectionType: CollectionString, Default: "false",

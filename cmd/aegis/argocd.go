@@ -148,6 +148,9 @@ Exit codes: 0 rendered, 2 bad input (source, parameter, policy), 3 other errors.
 			if _, err := g.WriteTo(secret.Unredacted(stdout)); err != nil {
 				return &exitError{code: exitInfra, err: fmt.Errorf("writing the manifests: %w", err)}
 			}
+			if w := plugin.GateImageWarning(g.Settings.Image); w != "" && len(g.Gate) > 0 {
+				fmt.Fprintf(stderr, "aegis: warning: %s\n", w)
+			}
 			if !quiet {
 				gate := "no gate (parameter gate=false)"
 				if len(g.Gate) > 0 {

@@ -69,6 +69,9 @@ func buildScanners(cfg *config.Config, shadowMode string, kube *rest.Config, pro
 		Archives:    ic.Archives,
 		Insecure:    ic.Insecure,
 		ExtraArgs:   ic.Args,
+
+		// The policy's (read from the base revision), never the change's.
+		DBRepositories: ic.DBRepository,
 	}))
 
 	sc := cfg.Scanner(semgrep.Name)

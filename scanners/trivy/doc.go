@@ -53,10 +53,15 @@
 // be read is a miss, a failed scan is never stored. Images are pulled from
 // their registry by Trivy itself (--image-src remote: never a Docker or
 // containerd socket), or read from a tarball in ImageOptions.Archives that
-// is tagged with their reference. Trivy's vulnerability database is used
-// as it is (--skip-db-update): a missing one is scanners.ErrNotInstalled
-// with a message saying where Trivy looks and how to provide it, so a
-// policy's allowMissing applies; an image that cannot be pulled, a
-// timeout, a non-zero exit or a report that does not parse fail the side.
+// is tagged with their reference. With ImageOptions.UpdateDB, Trivy
+// downloads or refreshes its vulnerability database once per scanner,
+// before any scan, from ImageOptions.DBRepositories (OCI artifacts,
+// default DefaultDBRepositories), tried one at a time in order until one
+// serves it; failing from all of them is an error naming each, never
+// missing. The scans themselves use the database as it is
+// (--skip-db-update): a missing one is scanners.ErrNotInstalled with a
+// message saying where Trivy looks and how to provide it, so a policy's
+// allowMissing applies; an image that cannot be pulled, a timeout, a
+// non-zero exit or a report that does not parse fail the side.
 // Package trivytest builds the database and images its tests use.
 package trivy

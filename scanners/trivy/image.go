@@ -51,6 +51,12 @@ type ImageOptions struct {
 	// scanned. Off, the database in CacheDir is used as it is, and a
 	// missing one is an error.
 	UpdateDB bool
+	// DBRepositories are the OCI repositories UpdateDB downloads the
+	// database from, in order of preference, each "host/repository:tag"
+	// (the tag is the schema version) as Trivy's --db-repository takes
+	// it: the next one is tried whenever one fails. Empty means
+	// DefaultDBRepositories.
+	DBRepositories []string
 	// ResultCache is a directory where aegis keeps `trivy image` reports
 	// by image digest, database (build time and file digest), Trivy
 	// release, ExtraArgs and Insecure, so that a later run skips images
@@ -120,6 +126,13 @@ func NewImage(opts ImageOptions) *ImageScanner {
 
 // Name returns "trivy-image".
 func (*ImageScanner) Name() string { return ImageName }
+
+// DefaultDBRepositories are where Trivy v0.74.0 downloads its
+// vulnerability database from when not told otherwise, in order: Google's
+// mirror first (sparing GHCR's rate limit), then GitHub's
+// Container Registry. aegis passes them explicitly, so that the releases
+// cannot disagree and an error can name them.
+var DefaultDBRepositories = []string{"mirror.gcr.io/aquasec/trivy-db:2", "ghcr.io/aquasecurity/trivy-db:2"}
 
 // DefaultTrivyCacheDir is where Trivy keeps its cache, and its database in
 // db/, when not told otherwise: the user cache directory ($XDG_CACHE_HOME,
@@ -217,9 +230,8 @@ func (s *ImageScanner) trivyInfo(ctx context.Context, bin string) (*trivyInfo, e
 	if s.opts.UpdateDB {
 		// Once, before any scan: concurrent scans each updating the one
 		// database in CacheDir would race.
-		if _, err := runTrivy(ctx, bin, work, "image", "--download-db-only", "--quiet", "--no-progress",
-			"--skip-version-check", "--disable-telemetry", "--cache-dir", s.cacheDir); err != nil {
-			return nil, fmt.Errorf("%s: downloading the vulnerability database into %s: %w", ImageName, s.cacheDir, err)
+		if err := s.downloadDB(ctx, bin, work); err != nil {
+			return nil, err
 		}
 	}
 	out, err := runTrivy(ctx, bin, work, "version", "--format", "json", "--cache-dir", s.cacheDir)
@@ -236,6 +248,53 @@ func (s *ImageScanner) trivyInfo(ctx context.Context, bin string) (*trivyInfo, e
 	info.Version = releaseOf(bin, info.Version)
 	s.info = &info
 	return s.info, nil
+}
+
+// dbRepositories are the repositories UpdateDB downloads from.
+func (s *ImageScanner) dbRepositories() []string {
+	if len(s.opts.DBRepositories) > 0 {
+		return s.opts.DBRepositories
+	}
+	return DefaultDBRepositories
+}
+
+// downloadDB has Trivy download or refresh the database in the cache
+// directory, from each repository in turn until one succeeds: Trivy given
+// them all moves on only after a temporary registry error (a rate limit,
+// a 5xx), not from a registry it cannot reach or that has no database,
+// where a mirror matters just as much. Trivy downloads only when it finds
+// the database missing or due (its NextUpdate passed and it was not
+// downloaded in the last hour); otherwise the first run succeeds without
+// the network. Failing from every repository is an error naming them all,
+// never scanners.ErrNotInstalled: allowMissing must not accept it.
+func (s *ImageScanner) downloadDB(ctx context.Context, bin, work string) error {
+	repos := s.dbRepositories()
+	var errs []error
+	for _, repo := range repos {
+		_, err := runTrivy(ctx, bin, work, s.downloadArgs(repo)...)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", repo, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("%s: downloading the vulnerability database into %s failed from every repository tried, in order (%s); "+
+		"set scanners.%s.dbRepository to repositories this machine can reach, or offline: true with the database provided in cacheDir: %w",
+		ImageName, s.cacheDir, strings.Join(repos[:len(errs)], ", "), ImageName, errors.Join(errs...))
+}
+
+// downloadArgs are the arguments of the `trivy image` run that downloads
+// or refreshes the database from repo.
+func (s *ImageScanner) downloadArgs(repo string) []string {
+	args := []string{"image", "--download-db-only", "--quiet", "--no-progress",
+		"--skip-version-check", "--disable-telemetry", "--cache-dir", s.cacheDir,
+		"--db-repository", repo}
+	if s.opts.Insecure {
+		args = append(args, "--insecure")
+	}
+	return args
 }
 
 // dbDigest is the SHA-256 of the vulnerability database file Trivy will

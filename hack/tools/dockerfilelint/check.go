@@ -145,10 +145,12 @@ func expand(s string, env map[string]string) string {
 func runLine(c *instructions.RunCommand) string { return strings.Join(c.CmdLine, " ") }
 
 // ImageRules are aegis's rules for its image: several stages; a build
-// stage that makes aegis with CGO_ENABLED=0; a stage that builds Trivy at
-// WantTrivy with GOEXPERIMENT=jsonv2, statically; a runtime stage that
-// copies both, runs as a non-root user and has an exec-form ENTRYPOINT; and
-// a .dockerignore that keeps what COPY needs and leaves .git out.
+// stage that makes aegis with CGO_ENABLED=0; a stage FROM the official
+// Trivy image at WantTrivy, pinned by a digest of the right form (no
+// registry is reachable here to resolve it); a runtime stage that copies
+// both, installs git and wapiti, runs as a non-root user and has an
+// exec-form ENTRYPOINT; and a .dockerignore that keeps what COPY needs and
+// leaves .git out.
 func ImageRules(data []byte, contextDir string) ([]string, error) {
 	p, err := parse(data)
 	if err != nil {
@@ -163,6 +165,12 @@ func ImageRules(data []byte, contextDir string) ([]string, error) {
 	final := p.stages[len(p.stages)-1]
 	aegisStage, trivyStage := "", ""
 	for _, st := range p.stages[:len(p.stages)-1] {
+		if base := expand(st.BaseName, p.global); strings.HasPrefix(base, trivyImage+":") || strings.HasPrefix(base, trivyImage+"@") {
+			trivyStage = st.Name
+			for _, problem := range trivyFromRules(base) {
+				bad("stage %s: %s", st.Name, problem)
+			}
+		}
 		env := p.env(st)
 		for _, c := range st.Commands {
 			run, ok := c.(*instructions.RunCommand)
@@ -177,16 +185,7 @@ func ImageRules(data []byte, contextDir string) ([]string, error) {
 					bad("stage %s: aegis must be built with CGO_ENABLED=0 (a static binary)", st.Name)
 				}
 			case strings.Contains(line, "github.com/aquasecurity/trivy/cmd/trivy@"):
-				trivyStage = st.Name
-				if !strings.Contains(line, "trivy/cmd/trivy@"+WantTrivy) {
-					bad("stage %s: Trivy must be installed at %s: %s", st.Name, WantTrivy, line)
-				}
-				if !strings.Contains(line, "GOEXPERIMENT=jsonv2") {
-					bad("stage %s: Trivy needs GOEXPERIMENT=jsonv2 to build with Go 1.26", st.Name)
-				}
-				if !strings.Contains(line, "CGO_ENABLED=0") {
-					bad("stage %s: Trivy must be built with CGO_ENABLED=0 (a static binary)", st.Name)
-				}
+				bad("stage %s compiles Trivy: take its binary from the official image (FROM %s:%s@sha256:...), as a job must not build it", st.Name, trivyImage, strings.TrimPrefix(WantTrivy, "v"))
 			}
 		}
 	}
@@ -194,7 +193,7 @@ func ImageRules(data []byte, contextDir string) ([]string, error) {
 		bad("no stage builds aegis (go build ... ./cmd/aegis)")
 	}
 	if trivyStage == "" {
-		bad("no stage builds Trivy (go install github.com/aquasecurity/trivy/cmd/trivy@%s)", WantTrivy)
+		bad("no stage is FROM the official Trivy image (%s:%s@sha256:...)", trivyImage, strings.TrimPrefix(WantTrivy, "v"))
 	}
 	if strings.HasPrefix(final.BaseName, "golang") {
 		bad("the runtime stage %s is based on %s: use a small runtime image, not the Go toolchain", final.Name, final.BaseName)
@@ -203,14 +202,22 @@ func ImageRules(data []byte, contextDir string) ([]string, error) {
 	var user string
 	var entry *instructions.EntrypointCommand
 	from := map[string]bool{}
+	var installs string
 	for _, c := range final.Commands {
 		switch c := c.(type) {
+		case *instructions.RunCommand:
+			installs += " " + expand(runLine(c), env)
 		case *instructions.UserCommand:
 			user = expand(c.User, env)
 		case *instructions.EntrypointCommand:
 			entry = c
 		case *instructions.CopyCommand:
 			from[c.From] = true
+		}
+	}
+	for _, pkg := range runtimePackages {
+		if !regexp.MustCompile(`apt-get install [^&;|]*\b` + regexp.QuoteMeta(pkg) + `\b`).MatchString(installs) {
+			bad("the runtime stage %s does not apt-get install %s", final.Name, pkg)
 		}
 	}
 	name, _, _ := strings.Cut(user, ":")
@@ -233,6 +240,32 @@ func ImageRules(data []byte, contextDir string) ([]string, error) {
 		return nil, err
 	}
 	return append(problems, ignore...), nil
+}
+
+// trivyImage is the official Trivy image the image's Trivy comes from.
+const trivyImage = "aquasec/trivy"
+
+// runtimePackages are the Debian packages the runtime needs: git (aegis
+// reads revisions with git archive), CA certificates, Wapiti (a scanner).
+var runtimePackages = []string{"ca-certificates", "git", "wapiti"}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// trivyFromRules checks the Trivy stage's base, its ARGs expanded: the
+// official image at WantTrivy, by a digest of the right form.
+func trivyFromRules(base string) []string {
+	var problems []string
+	ref, dgst, pinned := strings.Cut(base, "@")
+	if want := trivyImage + ":" + strings.TrimPrefix(WantTrivy, "v"); ref != want {
+		problems = append(problems, fmt.Sprintf("Trivy must come from %s (hack/tools/trivy.sh's release), not %s", want, ref))
+	}
+	switch {
+	case !pinned:
+		problems = append(problems, fmt.Sprintf("%s is not pinned by digest: a tag can be moved to another image", base))
+	case !digestRE.MatchString(dgst):
+		problems = append(problems, fmt.Sprintf("the digest %q is not sha256: and 64 hexadecimal digits", dgst))
+	}
+	return problems
 }
 
 // dockerignoreRules emulates BuildKit's CopyIgnoredFile (which needs a

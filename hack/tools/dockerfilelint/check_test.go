@@ -88,13 +88,43 @@ ENTRYPOINT /aegis
 	}
 	all := strings.Join(problems, "\n")
 	for _, want := range []string{
-		"CGO_ENABLED=0 (a static binary)", "Trivy must be installed at v0.74.0", "GOEXPERIMENT=jsonv2",
-		"use a small runtime image", "runs as root", "exec-form ENTRYPOINT", "does not COPY --from=trivy",
+		"CGO_ENABLED=0 (a static binary)", "stage trivy compiles Trivy: take its binary from the official image",
+		"no stage is FROM the official Trivy image", "does not apt-get install wapiti",
+		"use a small runtime image", "runs as root", "exec-form ENTRYPOINT",
 		"COPY go.sum names a file .dockerignore excludes", ".dockerignore excludes go.sum", "must exclude .git",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("want %q in:\n%s", want, all)
 		}
+	}
+}
+
+// The Trivy stage must be the official image at the right release, pinned
+// by a digest of the right form (the digest cannot be resolved here, so
+// its form is what is checked).
+func TestTrivyFromRules(t *testing.T) {
+	good := "sha256:" + strings.Repeat("0", 64)
+	for _, tc := range []struct{ base, want string }{
+		{"aquasec/trivy:0.74.0@" + good, ""},
+		{"aquasec/trivy:0.74.0", "not pinned by digest"},
+		{"aquasec/trivy:0.74.0@sha256:abc", "not sha256: and 64 hexadecimal digits"},
+		{"aquasec/trivy:0.74.0@sha512:" + strings.Repeat("0", 64), "not sha256: and 64"},
+		{"aquasec/trivy:0.73.0@" + good, "must come from aquasec/trivy:0.74.0"},
+		{"aquasec/trivy:latest@" + good, "must come from aquasec/trivy:0.74.0"},
+	} {
+		got := strings.Join(trivyFromRules(tc.base), "\n")
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: want %q, got %q", tc.base, tc.want, got)
+		}
+	}
+	// Through the Dockerfile's ARGs, expanded as BuildKit would.
+	df := "ARG V=0.74.0\nARG D=sha256:bad\nFROM aquasec/trivy:${V}@${D} AS trivy\nFROM debian:12-slim AS x\nRUN true\nFROM debian:12-slim AS runtime\nRUN true\n"
+	problems, err := ImageRules([]byte(df), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all := strings.Join(problems, "\n"); !strings.Contains(all, `stage trivy: the digest "sha256:bad" is not sha256: and 64 hexadecimal digits`) {
+		t.Errorf("want the digest's form checked through the ARGs, got:\n%s", all)
 	}
 }
 
