@@ -295,3 +295,16 @@ func (s *side) openable(err error) error {
 	}
 	return err
 }
+
+// Checkout gives the repository's tree at src, for a caller that reads the
+// whole repository (`aegis apps`): a directory as it is, or a revision of
+// the repository at the working directory extracted with `git archive`
+// into a temporary directory that cleanup removes. name ("base", "head")
+// names the flags in messages.
+func Checkout(ctx context.Context, name string, src Source, maxBytes int64) (root string, cleanup func(), err error) {
+	s, err := resolveSide(ctx, name, src, ".", maxBytes)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.root, s.cleanup, nil
+}

@@ -113,7 +113,7 @@ Exit codes: 0 pass, 1 gate failed, 2 bad input or configuration,
 	})
 	root.AddCommand(newVerifyCommand(stdout, stderr), newDiffCommand(stdout, stderr), newGCCommand(stdout, stderr), newVersionCommand(stdout))
 	root.AddCommand(newActionCommand(stdout, stderr), newPublishCommand(stdout, stderr))
-	root.AddCommand(newArgoCDCommand(stdout, stderr))
+	root.AddCommand(newArgoCDCommand(stdout, stderr), newAppsCommand(stdout, stderr))
 	root.AddCommand(newRenderChildCommand())
 	registerCompletions(root)
 	return root

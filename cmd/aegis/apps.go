@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kube-sentient/aegis/apps"
+	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/verify"
+)
+
+func newAppsCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		rev, dir, output string
+		repoURLs         []string
+		maxApps          int
+		changed, explain bool
+		base, head       verify.Source
+	)
+	c := &cobra.Command{
+		Use:   "apps (--revision REV | --dir DIR) | apps --changed (--base REV | --base-dir DIR) (--head REV | --head-dir DIR)",
+		Short: "List the Argo CD apps of a revision: its Applications and what its ApplicationSets generate",
+		Long: `apps reads every Application and ApplicationSet manifest of the repository
+at a git revision (or of a directory) as Argo CD reads them, evaluates the
+ApplicationSets' list, git directory and git file generators (and matrix and
+merge of those; goTemplate or the default templating), and lists the apps
+with their sources.
+
+An app whose source is another repository or a Helm repository, and an
+ApplicationSet whose generators read a cluster, a SCM provider, pull requests
+or a plugin, is listed as not verifiable, with why.
+
+--changed selects the apps a change can affect: the apps it adds or removes,
+and those one of whose inputs it changes (the manifest that declares the app,
+the generator files it came from, its source directories, Helm values files,
+and what its kustomizations reference, transitively). A changed manifest,
+values or Jsonnet file that no app names selects every app (never a silent
+skip); other files (documentation, code) select nothing. --explain says why
+each app was selected.
+
+--repo-url names this repository as the manifests spell it (repeatable;
+default: the git remote "origin", and $GITHUB_SERVER_URL/$GITHUB_REPOSITORY
+in GitHub Actions).`,
+		Example: `  aegis apps --revision HEAD
+  aegis apps --dir . --repo-url https://github.com/acme/gitops -o json
+  aegis apps --changed --base origin/main --head HEAD --explain`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return &usageError{err: fmt.Errorf("--output %q: want text or json", output)}
+			}
+			if len(repoURLs) == 0 {
+				repoURLs = defaultRepoURLs(c.Context())
+			}
+			opts := apps.Options{RepoURLs: repoURLs, MaxApps: maxApps}
+			if changed {
+				if rev != "" || dir != "" {
+					return &usageError{err: fmt.Errorf("--changed compares --base and --head; --revision and --dir list one tree")}
+				}
+				for _, s := range []struct {
+					name string
+					src  verify.Source
+				}{{"base", base}, {"head", head}} {
+					if err := verify.CheckSource(s.name, s.src, "--"+s.name, "--"+s.name+"-dir"); err != nil {
+						return err
+					}
+				}
+				return runAppsChanged(c.Context(), stdout, base, head, opts, output, explain)
+			}
+			if base != (verify.Source{}) || head != (verify.Source{}) || explain {
+				return &usageError{err: fmt.Errorf("--base, --head and --explain go with --changed")}
+			}
+			src := verify.Source{Revision: rev, Dir: dir}
+			if err := verify.CheckSource("tree", src, "--revision", "--dir"); err != nil {
+				return err
+			}
+			root, cleanup, err := verify.Checkout(c.Context(), "tree", src, manifest.DefaultLimits.MaxTotalBytes)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			res, err := apps.Discover(os.DirFS(root), opts)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			return printApps(stdout, res)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&rev, "revision", "", "the git revision to read (of the repository at the working directory)")
+	fl.StringVar(&dir, "dir", "", "a directory to read instead of a revision")
+	fl.StringSliceVar(&repoURLs, "repo-url", nil, "a URL that names this repository in the manifests (repeatable)")
+	fl.IntVar(&maxApps, "max-apps", apps.DefaultMaxApps, "refuse a repository with more apps than this (a runaway generator)")
+	fl.StringVarP(&output, "output", "o", "text", "text|json")
+	fl.BoolVar(&changed, "changed", false, "list the apps the change from --base to --head can affect")
+	fl.BoolVar(&explain, "explain", false, "with --changed: say why each app was selected")
+	fl.StringVar(&base.Revision, "base", "", "with --changed: the base revision")
+	fl.StringVar(&base.Dir, "base-dir", "", "with --changed: the base as a directory")
+	fl.StringVar(&head.Revision, "head", "", "with --changed: the head revision")
+	fl.StringVar(&head.Dir, "head-dir", "", "with --changed: the head as a directory")
+	return c
+}
+
+// runAppsChanged selects the apps a change can affect.
+func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Source, opts apps.Options, output string, explain bool) error {
+	var trees [2]string
+	var results [2]*apps.Result
+	for i, s := range []struct {
+		name string
+		src  verify.Source
+	}{{"base", base}, {"head", head}} {
+		root, cleanup, err := verify.Checkout(ctx, s.name, s.src, manifest.DefaultLimits.MaxTotalBytes)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		trees[i] = root
+		if results[i], err = apps.Discover(os.DirFS(root), opts); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	files, err := changedFiles(ctx, base, head, trees)
+	if err != nil {
+		return err
+	}
+	sel := apps.Affected(os.DirFS(trees[0]), os.DirFS(trees[1]), results[0], results[1], files)
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sel)
+	}
+	for _, a := range sel.Apps {
+		if !explain {
+			fmt.Fprintln(stdout, a.Name)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s\n", a.Name)
+		for _, why := range a.Why {
+			fmt.Fprintf(stdout, "  %s\n", why)
+		}
+	}
+	if explain && len(sel.Ignored) > 0 {
+		fmt.Fprintf(stdout, "ignored (no app reads them): %s\n", strings.Join(sel.Ignored, ", "))
+	}
+	return nil
+}
+
+// changedFiles lists the files the change touches: git's list between two
+// revisions, else the files that differ between the two trees.
+func changedFiles(ctx context.Context, base, head verify.Source, trees [2]string) ([]string, error) {
+	if base.Revision != "" && head.Revision != "" {
+		out, err := exec.CommandContext(ctx, "git", "diff", "--name-only", "--no-renames", "-z", "--end-of-options", base.Revision, head.Revision, "--").Output()
+		if err != nil {
+			return nil, fmt.Errorf("git diff --name-only %s %s: %w", base.Revision, head.Revision, err)
+		}
+		var files []string
+		for _, f := range strings.Split(string(out), "\x00") {
+			if f != "" {
+				files = append(files, f)
+			}
+		}
+		return files, nil
+	}
+	return diffTrees(trees[0], trees[1])
+}
+
+// diffTrees lists the files that one tree has and the other has not, or
+// that differ in content (.git skipped).
+func diffTrees(a, b string) ([]string, error) {
+	list := func(root string) (map[string]string, error) {
+		out := map[string]string{}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if d.Name() == ".git" {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			rel, _ := filepath.Rel(root, p)
+			out[filepath.ToSlash(rel)] = p
+			return nil
+		})
+		return out, err
+	}
+	fa, err := list(a)
+	if err != nil {
+		return nil, err
+	}
+	fb, err := list(b)
+	if err != nil {
+		return nil, err
+	}
+	var changed []string
+	for rel, pa := range fa {
+		pb, ok := fb[rel]
+		if !ok {
+			changed = append(changed, rel)
+			continue
+		}
+		da, err1 := os.ReadFile(pa)
+		db, err2 := os.ReadFile(pb)
+		if err1 != nil || err2 != nil || !bytes.Equal(da, db) {
+			changed = append(changed, rel)
+		}
+	}
+	for rel := range fb {
+		if _, ok := fa[rel]; !ok {
+			changed = append(changed, rel)
+		}
+	}
+	slices.Sort(changed)
+	return changed, nil
+}
+
+// defaultRepoURLs are the URLs this repository is known by: the git
+// remote "origin" and, in GitHub Actions, the workflow's repository.
+func defaultRepoURLs(ctx context.Context) []string {
+	var out []string
+	if b, err := exec.CommandContext(ctx, "git", "remote", "get-url", "origin").Output(); err == nil {
+		if u := strings.TrimSpace(string(b)); u != "" {
+			out = append(out, u)
+		}
+	}
+	if server, repo := os.Getenv("GITHUB_SERVER_URL"), os.Getenv("GITHUB_REPOSITORY"); server != "" && repo != "" {
+		out = append(out, strings.TrimSuffix(server, "/")+"/"+repo)
+	}
+	return out
+}
+
+func printApps(w io.Writer, res *apps.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tSOURCE\tDECLARED AT\tNOTE")
+	for _, a := range res.Apps {
+		var srcs []string
+		for _, s := range a.Sources {
+			switch {
+			case s.Chart != "":
+				srcs = append(srcs, "chart "+s.Chart)
+			case s.Ref != "" && s.Path == "":
+				srcs = append(srcs, "$"+s.Ref)
+			default:
+				srcs = append(srcs, s.Path)
+			}
+		}
+		note := a.Generator
+		if a.Unverifiable != "" {
+			note = "not verifiable: " + a.Unverifiable
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Name, strings.Join(srcs, ", "), a.Origin, note)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, u := range res.Unverifiable {
+		fmt.Fprintf(w, "not verifiable: %s %s at %s: %s\n", u.Kind, u.Name, u.Origin, u.Why)
+	}
+	_, err := fmt.Fprintf(w, "%d apps, %d not verifiable, %d ApplicationSets not evaluated\n", len(res.Apps), countUnverifiable(res.Apps), len(res.Unverifiable))
+	return err
+}
+
+func countUnverifiable(as []apps.App) int {
+	n := 0
+	for _, a := range as {
+		if a.Unverifiable != "" {
+			n++
+		}
+	}
+	return n
+}
