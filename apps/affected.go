@@ -209,6 +209,9 @@ type kustomization struct {
 	Replacements []struct {
 		Path string `json:"path"`
 	} `json:"replacements"`
+	PatchesJSON6902 []struct {
+		Path string `json:"path"`
+	} `json:"patchesJson6902"`
 	ConfigMapGenerator []generatorArgs `json:"configMapGenerator"`
 	SecretGenerator    []generatorArgs `json:"secretGenerator"`
 	HelmGlobals        struct {
@@ -272,6 +275,9 @@ func kustomizeRefs(fsys fs.FS, dir string, in appInputs, seen map[string]bool, d
 	}
 	for _, r := range k.Replacements {
 		files = append(files, r.Path)
+	}
+	for _, p := range k.PatchesJSON6902 {
+		files = append(files, p.Path)
 	}
 	for _, g := range slices.Concat(k.ConfigMapGenerator, k.SecretGenerator) {
 		for _, f := range g.Files {
