@@ -168,9 +168,10 @@ type appSpec struct {
 		Namespace string `json:"namespace"`
 	} `json:"metadata"`
 	Spec struct {
-		Project string   `json:"project"`
-		Source  *Source  `json:"source"`
-		Sources []Source `json:"sources"`
+		Project     string      `json:"project"`
+		Source      *Source     `json:"source"`
+		Sources     []Source    `json:"sources"`
+		Destination Destination `json:"destination"`
 	} `json:"spec"`
 }
 
@@ -186,7 +187,8 @@ func decodeApp(obj map[string]any, at manifest.Location) (App, error) {
 	if s.Metadata.Name == "" {
 		return App{}, manifest.Errorf(at.Path, at.Line, "Application without metadata.name")
 	}
-	app := App{Name: s.Metadata.Name, Namespace: s.Metadata.Namespace, Project: s.Spec.Project, Sources: s.Spec.Sources, Origin: at}
+	app := App{Name: s.Metadata.Name, Namespace: s.Metadata.Namespace, Project: s.Spec.Project, Sources: s.Spec.Sources,
+		Destination: s.Spec.Destination, Origin: at}
 	if s.Spec.Source != nil {
 		app.Sources = append([]Source{*s.Spec.Source}, app.Sources...)
 	}

@@ -10,6 +10,9 @@ type App struct {
 	Project   string `json:"project,omitempty"`
 	// Sources are spec.sources, or spec.source as one.
 	Sources []Source `json:"sources"`
+	// Destination is spec.destination: its namespace is Helm's release
+	// namespace.
+	Destination Destination `json:"destination,omitzero"`
 	// Origin is where it is declared: the Application, or the
 	// ApplicationSet that generated it.
 	Origin manifest.Location `json:"origin"`
@@ -99,4 +102,11 @@ type JsonnetVar struct {
 // unless it is aegis's own plugin).
 type Plugin struct {
 	Name string `json:"name,omitempty"`
+}
+
+// Destination is where Argo CD deploys an app.
+type Destination struct {
+	Server    string `json:"server,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
 }

@@ -58,6 +58,13 @@ type Options struct {
 	Progress func(format string, args ...any)
 	// Now is the clock waivers are judged by (default time.Now).
 	Now func() time.Time
+	// BaseRender and BasePath, when set, are the base's own render options
+	// and path: an Argo CD app renders on each side as that side's
+	// Application says (a pull request that changes the Application's Helm
+	// parameters is judged by them on the head only, never by rendering
+	// the base with them too). Unset, the base renders like the head.
+	BaseRender *render.Options
+	BasePath   string
 	// LocationRoot, when set, is the repository's top on disk (the
 	// Action's workspace): findings of a directory side inside it are
 	// reported relative to it, as code scanning and annotations need.
@@ -234,6 +241,14 @@ func renderSides(ctx context.Context, opts Options) (*renderedSide, *renderedSid
 }
 
 func renderSide(ctx context.Context, name string, spec Source, opts Options) (*renderedSide, error) {
+	if name == scanners.Base {
+		if opts.BaseRender != nil {
+			opts.Render = *opts.BaseRender
+		}
+		if opts.BasePath != "" {
+			opts.Path = opts.BasePath
+		}
+	}
 	limits := opts.Render.Limits
 	if limits == (manifest.Limits{}) {
 		limits = manifest.DefaultLimits

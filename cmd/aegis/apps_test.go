@@ -201,3 +201,62 @@ spec:
 	assert.Equal(t, "nginx-dev\nnginx-prod\n", changed("charts/nginx/values.yaml", "# values\n"))
 	assert.Equal(t, "", changed("kustomize/multibases/README.md", "more docs\n"), "documentation selects nothing")
 }
+
+// `aegis verify --app NAME` renders an app as its Application says, each
+// side from its own Application: a pull request that only changes the
+// Application's Helm parameters (hostNetwork=true) is judged by them on the
+// head, not by rendering the base with them too (which would make the
+// finding "unchanged" and pass the gate).
+func TestVerifyApp(t *testing.T) {
+	repo := t.TempDir()
+	copyTree(t, filepath.Join(repoRoot(t), "examples", "helm-values", "after", "chart"), filepath.Join(repo, "charts", "web"))
+	write := func(name, data string) {
+		p := filepath.Join(repo, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
+	}
+	application := func(params string) string {
+		return `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web, namespace: argocd}
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/acme/gitops
+    path: charts/web
+    helm:
+      releaseName: web
+      parameters: [` + params + `]
+  destination: {server: https://kubernetes.default.svc, namespace: shop}
+`
+	}
+	write("argocd/web.yaml", application(`{name: replicas, value: "3"}`))
+	write(".aegis.yaml", "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn: {severity: high}\nscanners:\n  trivy: {enabled: false}\n  trivy-image: {enabled: false}\n")
+	git := func(args ...string) {
+		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...).CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	git("init", "-q", "-b", "main")
+	git("add", "-A")
+	git("commit", "-qm", "base")
+	write("argocd/web.yaml", application(`{name: replicas, value: "3"}, {name: hostNetwork, value: "true"}`))
+	git("commit", "-qam", "head: only the Application changes")
+
+	res := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--app", "web", "--repo-url", "https://github.com/acme/gitops", "-o", "json")
+	require.Equal(t, 1, res.code, "the head's hostNetwork is new: %s", res.stderr)
+	r := decodeReport(t, res.stdout)
+	assert.True(t, hasFinding(r, "pss.hostNamespaces", "new", ""), "new: %+v", r.Findings)
+	assert.Contains(t, res.stderr, "app web: charts/web on the head (argocd/web.yaml:1)")
+
+	same := runBinaryIn(t, repo, "verify", "--base", "HEAD", "--head", "HEAD", "--app", "web", "--repo-url", "https://github.com/acme/gitops", "-o", "json")
+	require.Equal(t, 0, same.code, same.stderr)
+
+	for _, bad := range [][]string{
+		{"--app", "nope"},
+		{"--app", "web", "charts/web"},
+		{"--app", "web", "--set", "a=b"},
+	} {
+		out := runBinaryIn(t, repo, append([]string{"verify", "--base", "HEAD~1", "--head", "HEAD", "--repo-url", "https://github.com/acme/gitops"}, bad...)...)
+		assert.Equal(t, exitBadInput, out.code, "%v: %s", bad, out.stderr)
+	}
+}

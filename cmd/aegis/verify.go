@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/kube-sentient/aegis/apps"
+	"github.com/kube-sentient/aegis/manifest"
 	"io"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -146,6 +149,8 @@ type verifyFlags struct {
 	gitlabFile    string
 	linkHead      string
 	linkBase      string
+	app           string
+	repoURLs      []string
 	output        string
 	color         string
 	quiet         bool
@@ -199,6 +204,8 @@ it is judged by. -c names a file on disk instead.`,
 	fl.StringVar(&f.markdownFile, "markdown", "", "write the Markdown report (a PR comment) to this file")
 	fl.StringVar(&f.junitFile, "junit", "", "write JUnit XML (one test case per problem) to this file")
 	fl.StringVar(&f.gitlabFile, "gitlab", "", "write a GitLab Code Quality report to this file")
+	fl.StringVar(&f.app, "app", "", "verify the Argo CD app of this name (aegis apps lists them): its path and Helm/directory settings come from its Application on each side")
+	fl.StringSliceVar(&f.repoURLs, "repo-url", nil, "with --app: a URL that names this repository in the manifests (repeatable; default: the git remote origin)")
 	fl.StringVar(&f.linkHead, "link-base", "", "link the Markdown's head locations to their lines: the URL a location's path is appended to, e.g. https://github.com/OWNER/REPO/blob/HEAD_COMMIT/")
 	fl.StringVar(&f.linkBase, "base-link-base", "", "the same for the base's locations (fixed problems, removed objects), e.g. https://github.com/OWNER/REPO/blob/BASE_COMMIT/")
 	fl.StringVarP(&f.output, "output", "o", "text", "stdout format: text|json|sarif|markdown|junit|gitlab")
@@ -225,6 +232,13 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 		opts.Path = args[0]
 	}
 	progress := newProgress(stderr, f.quiet)
+	if f.app != "" {
+		cleanup, err := appOptions(c, f, args, &opts, progress)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	policy, err := verify.LoadPolicy(c.Context(), verify.PolicySource{
 		File: f.configPath, OnDisk: f.configPath != "", Base: opts.Base, Path: opts.Path, From: "--config", BaseFrom: "--base",
 	}, progress)
@@ -318,4 +332,78 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// renderFlags are the flags whose settings an Argo CD app's Application
+// gives instead (--app).
+var renderFlags = []string{"values", "set", "set-json", "set-string", "set-file", "set-literal", "release-name", "namespace",
+	"kube-version", "recurse", "include", "exclude", "jsonnet-tla", "jsonnet-tla-code", "jsonnet-ext-var", "jsonnet-ext-var-code", "jsonnet-libs"}
+
+// appOptions sets the path and render options of the app named by --app,
+// each side from its own Application: an app the change adds renders
+// nothing on the base, one it removes nothing on the head.
+func appOptions(c *cobra.Command, f *verifyFlags, args []string, opts *verify.Options, progress func(string, ...any)) (func(), error) {
+	if len(args) > 0 {
+		return nil, &usageError{err: fmt.Errorf("--app and PATH: the app's Application gives its path")}
+	}
+	for _, name := range renderFlags {
+		if fl := c.Flags().Lookup(name); fl != nil && fl.Changed {
+			return nil, &usageError{err: fmt.Errorf("--app and --%s: the app's Application gives its render settings", name)}
+		}
+	}
+	urls := f.repoURLs
+	if len(urls) == 0 {
+		urls = defaultRepoURLs(c.Context())
+	}
+	tmp, err := os.MkdirTemp("", "aegis-app-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	var found [2]*apps.App
+	for i, side := range []struct {
+		name string
+		src  verify.Source
+	}{{"base", opts.Base}, {"head", opts.Head}} {
+		root, done, err := verify.Checkout(c.Context(), side.name, side.src, manifest.DefaultLimits.MaxTotalBytes)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		res, err := apps.Discover(os.DirFS(root), apps.Options{RepoURLs: urls})
+		done()
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("%s: %w", side.name, err)
+		}
+		if a, ok := res.Find(f.app); ok {
+			found[i] = &a
+		}
+	}
+	base, head := found[0], found[1]
+	switch {
+	case base == nil && head == nil:
+		cleanup()
+		return nil, &verify.InputError{Msg: fmt.Sprintf("--app %s: no Application of that name on the base or the head (aegis apps lists them)", f.app)}
+	case base == nil:
+		base = head // added: the base has nothing at its path
+	case head == nil:
+		head = base // removed: the head has nothing at its path
+	}
+	allowRemote := opts.Render.AllowRemoteBases
+	path, ropts, err := head.RenderOptions(tmp)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	bpath, bopts, err := base.RenderOptions(tmp)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	ropts.AllowRemoteBases, bopts.AllowRemoteBases = allowRemote, allowRemote
+	opts.Path, opts.Render = path, ropts
+	opts.BasePath, opts.BaseRender = bpath, &bopts
+	progress("app %s: %s on the head (%s), %s on the base (%s)", f.app, path, head.Origin, bpath, base.Origin)
+	return cleanup, nil
 }

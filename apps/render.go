@@ -1,0 +1,150 @@
+package apps
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/render"
+)
+
+// RenderOptions are how aegis renders the app as Argo CD renders its
+// source: the source's path and the render options its Helm or directory
+// settings give. Inline Helm values (values, valuesObject) are written to a
+// file in tmpDir, applied after the values files as Argo CD applies them.
+//
+// What aegis does not render as Argo CD would is refused (exit 2, at the
+// Application's line), never rendered differently: kustomize options of the
+// Application (namePrefix, images, ...), plugin sources, several sources
+// with a path, a chart from a Helm repository, another repository.
+func (a App) RenderOptions(tmpDir string) (string, render.Options, error) {
+	fail := func(format string, args ...any) (string, render.Options, error) {
+		return "", render.Options{}, manifest.Errorf(a.Origin.Path, a.Origin.Line, "app %s: %s", a.Name, fmt.Sprintf(format, args...))
+	}
+	if a.Unverifiable != "" {
+		return fail("cannot be verified from this repository: %s", a.Unverifiable)
+	}
+	refs := map[string]bool{}
+	var src *Source
+	for i := range a.Sources {
+		s := &a.Sources[i]
+		switch {
+		case s.Ref != "" && s.Path == "":
+			refs[s.Ref] = true
+		case s.Path == "":
+			return fail("source %d has no path", i)
+		case src != nil:
+			return fail("has more than one source with a path (%s, %s): verify each path on its own", src.Path, s.Path)
+		default:
+			src = s
+		}
+		if s.Plugin != nil {
+			return fail("source %d uses the config management plugin %q, which aegis does not run", i, s.Plugin.Name)
+		}
+	}
+	if src == nil {
+		return fail("has no source with a path")
+	}
+	if k := src.Kustomize; k != nil {
+		var set []string
+		for name, on := range map[string]bool{"namePrefix": k.NamePrefix != "", "nameSuffix": k.NameSuffix != "", "images": len(k.Images) > 0,
+			"commonLabels": len(k.CommonLabels) > 0, "namespace": k.Namespace != "", "components": len(k.Components) > 0} {
+			if on {
+				set = append(set, name)
+			}
+		}
+		if len(set) > 0 {
+			return fail("its kustomize options (%s) are not applied by aegis yet: the render would differ from Argo CD's", strings.Join(set, ", "))
+		}
+	}
+	dir := path.Clean(src.Path)
+	// Argo CD's defaults: the app's name as the release name, the
+	// destination's namespace as the release namespace.
+	opts := render.Options{ReleaseName: a.Name, Namespace: a.Destination.Namespace}
+	if h := src.Helm; h != nil {
+		if h.ReleaseName != "" {
+			opts.ReleaseName = h.ReleaseName
+		}
+		if h.Namespace != "" {
+			opts.Namespace = h.Namespace
+		}
+		opts.KubeVersion = h.KubeVersion
+		for _, vf := range h.ValueFiles {
+			if strings.HasPrefix(vf, "$") {
+				name, rest, _ := strings.Cut(vf[1:], "/")
+				if !refs[name] {
+					return fail("values file %s names $%s, which no source of the app defines as a ref", vf, name)
+				}
+				rel, err := filepath.Rel(dir, rest)
+				if err != nil {
+					return fail("values file %s: %v", vf, err)
+				}
+				vf = filepath.ToSlash(rel)
+			}
+			opts.ValuesFiles = append(opts.ValuesFiles, vf)
+		}
+		for _, p := range h.Parameters {
+			kv := p.Name + "=" + strings.ReplaceAll(p.Value, ",", `\,`)
+			if p.ForceString {
+				opts.SetString = append(opts.SetString, kv)
+			} else {
+				opts.Set = append(opts.Set, kv)
+			}
+		}
+		for _, p := range h.FileParams {
+			opts.SetFile = append(opts.SetFile, p.Name+"="+p.Path)
+		}
+		inline := h.ValuesObject
+		if inline == nil && strings.TrimSpace(h.Values) != "" {
+			if err := yaml.Unmarshal([]byte(h.Values), &inline); err != nil {
+				return fail("spec.source.helm.values: %v", err)
+			}
+		}
+		if inline != nil {
+			data, err := yaml.Marshal(inline)
+			if err != nil {
+				return fail("helm values: %v", err)
+			}
+			f, err := os.CreateTemp(tmpDir, "values-*.yaml")
+			if err != nil {
+				return "", render.Options{}, err
+			}
+			if _, err := f.Write(data); err != nil {
+				f.Close()
+				return "", render.Options{}, err
+			}
+			if err := f.Close(); err != nil {
+				return "", render.Options{}, err
+			}
+			opts.ValuesFiles = append(opts.ValuesFiles, f.Name())
+		}
+	}
+	if d := src.Directory; d != nil {
+		opts.Recurse, opts.Include, opts.Exclude = d.Recurse, d.Include, d.Exclude
+		if j := d.Jsonnet; j != nil {
+			for _, v := range j.TLAs {
+				opts.Jsonnet.TLAs = append(opts.Jsonnet.TLAs, render.JsonnetVar{Name: v.Name, Value: v.Value, Code: v.Code})
+			}
+			for _, v := range j.ExtVars {
+				opts.Jsonnet.ExtVars = append(opts.Jsonnet.ExtVars, render.JsonnetVar{Name: v.Name, Value: v.Value, Code: v.Code})
+			}
+			opts.Jsonnet.Libs = j.Libs
+		}
+	}
+	return dir, opts, nil
+}
+
+// Find returns the app of that name, if r lists it.
+func (r *Result) Find(name string) (App, bool) {
+	for _, a := range r.Apps {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return App{}, false
+}
