@@ -126,14 +126,8 @@ func (a App) RenderOptions(tmpDir string) (string, render.Options, error) {
 	}
 	if d := src.Directory; d != nil {
 		opts.Recurse, opts.Include, opts.Exclude = d.Recurse, d.Include, d.Exclude
-		if j := d.Jsonnet; j != nil {
-			for _, v := range j.TLAs {
-				opts.Jsonnet.TLAs = append(opts.Jsonnet.TLAs, render.JsonnetVar{Name: v.Name, Value: v.Value, Code: v.Code})
-			}
-			for _, v := range j.ExtVars {
-				opts.Jsonnet.ExtVars = append(opts.Jsonnet.ExtVars, render.JsonnetVar{Name: v.Name, Value: v.Value, Code: v.Code})
-			}
-			opts.Jsonnet.Libs = j.Libs
+		if d.Jsonnet != nil {
+			opts.Jsonnet = *d.Jsonnet
 		}
 	}
 	return dir, opts, nil

@@ -1,6 +1,9 @@
 package apps
 
-import "github.com/kube-sentient/aegis/manifest"
+import (
+	"github.com/kube-sentient/aegis/manifest"
+	"github.com/kube-sentient/aegis/render"
+)
 
 // App is one Argo CD Application of the repository, declared or generated.
 type App struct {
@@ -76,26 +79,13 @@ type Kustomize struct {
 	Components   []string          `json:"components,omitempty"`
 }
 
-// Directory is a source's plain-directory options.
+// Directory is a source's plain-directory options. Its Jsonnet settings
+// have the schema of render's (tlas, extVars, libs).
 type Directory struct {
-	Recurse bool     `json:"recurse,omitempty"`
-	Include string   `json:"include,omitempty"`
-	Exclude string   `json:"exclude,omitempty"`
-	Jsonnet *Jsonnet `json:"jsonnet,omitempty"`
-}
-
-// Jsonnet is a directory source's Jsonnet options.
-type Jsonnet struct {
-	TLAs    []JsonnetVar `json:"tlas,omitempty"`
-	ExtVars []JsonnetVar `json:"extVars,omitempty"`
-	Libs    []string     `json:"libs,omitempty"`
-}
-
-// JsonnetVar is a top-level argument or an external variable.
-type JsonnetVar struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-	Code  bool   `json:"code,omitempty"`
+	Recurse bool                  `json:"recurse,omitempty"`
+	Include string                `json:"include,omitempty"`
+	Exclude string                `json:"exclude,omitempty"`
+	Jsonnet *render.JsonnetConfig `json:"jsonnet,omitempty"`
 }
 
 // Plugin is a config-management-plugin source (not rendered by aegis

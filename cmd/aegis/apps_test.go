@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -19,11 +18,7 @@ import (
 // a git revision; a duplicate name is exit 2 with file and line.
 func TestAppsCommand(t *testing.T) {
 	repo := t.TempDir()
-	write := func(name, data string) {
-		p := filepath.Join(repo, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
-	}
+	write := func(name, data string) { writeFiles(t, repo, map[string]string{name: data}) }
 	write("apps/web/kustomization.yaml", "resources: []\n")
 	write("apps/api/kustomization.yaml", "resources: []\n")
 	write("argocd/appset.yaml", `apiVersion: argoproj.io/v1alpha1
@@ -61,10 +56,7 @@ spec:
 	assert.Contains(t, text.stdout, "3 apps, 1 not verifiable, 0 ApplicationSets not evaluated")
 
 	// From a git revision of the repository at the working directory.
-	git := func(args ...string) {
-		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...).CombinedOutput()
-		require.NoError(t, err, string(out))
-	}
+	git := gitIn(t, repo)
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-qm", "apps")
@@ -107,11 +99,7 @@ func TestAppsRealworldMonorepo(t *testing.T) {
 	copyTree(t, filepath.Join(rw, "kustomize", "multibases"), filepath.Join(repo, "kustomize", "multibases"))
 	copyTree(t, filepath.Join(rw, "kustomize", "components-example"), filepath.Join(repo, "kustomize", "components-example"))
 	copyTree(t, filepath.Join(rw, "charts", "nginx"), filepath.Join(repo, "charts", "nginx"))
-	write := func(name, data string) {
-		p := filepath.Join(repo, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
-	}
+	write := func(name, data string) { writeFiles(t, repo, map[string]string{name: data}) }
 	const url = "https://github.com/acme/platform"
 	for _, env := range []string{"dev", "staging", "production"} {
 		write("argocd/multibases-"+env+".yaml", `apiVersion: argoproj.io/v1alpha1
@@ -164,10 +152,7 @@ spec:
           parameters: [{name: replicaCount, value: '{{ .replicas }}'}]
       destination: {server: https://kubernetes.default.svc, namespace: '{{ .env }}'}
 `)
-	git := func(args ...string) {
-		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...).CombinedOutput()
-		require.NoError(t, err, string(out))
-	}
+	git := gitIn(t, repo)
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-qm", "monorepo")
@@ -210,11 +195,7 @@ spec:
 func TestVerifyApp(t *testing.T) {
 	repo := t.TempDir()
 	copyTree(t, filepath.Join(repoRoot(t), "examples", "helm-values", "after", "chart"), filepath.Join(repo, "charts", "web"))
-	write := func(name, data string) {
-		p := filepath.Join(repo, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(data), 0o644))
-	}
+	write := func(name, data string) { writeFiles(t, repo, map[string]string{name: data}) }
 	application := func(params string) string {
 		return `apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -232,10 +213,7 @@ spec:
 	}
 	write("argocd/web.yaml", application(`{name: replicas, value: "3"}`))
 	write(".aegis.yaml", "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn: {severity: high}\nscanners:\n  trivy: {enabled: false}\n  trivy-image: {enabled: false}\n")
-	git := func(args ...string) {
-		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false"}, args...)...).CombinedOutput()
-		require.NoError(t, err, string(out))
-	}
+	git := gitIn(t, repo)
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-qm", "base")
