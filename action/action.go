@@ -176,7 +176,11 @@ func (r *run) main(ctx context.Context) int {
 		return r.abort(ExitBadInput, err)
 	}
 	t := r.t
-	r.logf("event %s: base %s, head %s, path %s", orDash(t.Event), describe(t.Base), describe(t.Head), r.in.Path)
+	where := "path " + r.in.Path
+	if r.in.App != "" {
+		where = "app " + r.in.App
+	}
+	r.logf("event %s: base %s, head %s, %s", orDash(t.Event), describe(t.Base), describe(t.Head), where)
 	switch {
 	case t.PR > 0 && t.Fork:
 		r.readOnly = "comes from the fork " + orDash(t.HeadRepo)
@@ -286,16 +290,31 @@ func (r *run) options(ctx context.Context) (verify.Options, func(), int, error) 
 	} else if in.Kubeconfig != "" {
 		r.logf("shadow is off: the kubeconfig input is not used")
 	}
+	if in.App != "" {
+		var urls []string
+		if g := r.ghc; g != nil && g.ServerURL != "" && g.Repository != "" {
+			urls = append(urls, strings.TrimSuffix(g.ServerURL, "/")+"/"+g.Repository)
+		}
+		removeApp, err := verify.AppOptions(ctx, &opts, in.App, urls, r.logf)
+		if err != nil {
+			return opts, cleanup, exitFor(err), err
+		}
+		prev := cleanup
+		cleanup = func() {
+			removeApp()
+			prev()
+		}
+	}
 	policy, err := verify.LoadPolicy(ctx, verify.PolicySource{
-		File: in.Config, Base: t.Base, Path: in.Path, From: "input config",
+		File: in.Config, Base: t.Base, Path: opts.Path, From: "input config",
 	}, r.logf)
 	if err != nil {
 		return opts, cleanup, exitFor(err), err
 	}
-	cleanupKube := cleanup
+	cleanupBefore := cleanup
 	cleanup = func() {
 		policy.Close()
-		cleanupKube()
+		cleanupBefore()
 	}
 	cfg := policy.Config
 	if in.FailOn != "" {

@@ -20,6 +20,7 @@ import (
 // spaces turned into '_' and hyphens KEPT: fail-on arrives as INPUT_FAIL-ON.
 const (
 	InputPath               = "path"
+	InputApp                = "app"
 	InputBase               = "base"
 	InputHead               = "head"
 	InputBaseDir            = "base-dir"
@@ -82,6 +83,9 @@ const (
 // Inputs are the step's parsed inputs.
 type Inputs struct {
 	Path string
+	// App is the Argo CD app to verify (verify.AppOptions): its
+	// Application gives the path and render settings.
+	App  string
 	Base string // a revision; empty: from the event
 	Head string // a revision; empty: from the event
 	// BaseDir and HeadDir are directories in place of the revisions.
@@ -141,6 +145,7 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 	}
 	in := Inputs{
 		Path:        raw[InputPath],
+		App:         strings.TrimSpace(raw[InputApp]),
 		Base:        raw[InputBase],
 		Head:        raw[InputHead],
 		BaseDir:     raw[InputBaseDir],
@@ -159,6 +164,17 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 	var errs []string
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Sprintf("input %s: ", name)+fmt.Sprintf(format, args...))
+	}
+	if in.App != "" {
+		if in.Path != "" && in.Path != "." {
+			errs = append(errs, "inputs app and path are both set: the app's Application gives its path")
+		}
+		for _, name := range renderInputs {
+			// recurse's default is "false": only true is set.
+			if v := raw[name]; v != "" && !(name == InputRecurse && v == "false") {
+				errs = append(errs, fmt.Sprintf("inputs app and %s are both set: the app's Application gives its render settings", name))
+			}
+		}
 	}
 	if in.Path == "" {
 		in.Path = "."
@@ -286,12 +302,17 @@ func lines(v string) []string {
 
 // inputNames is every input readInputs reads, in action.yml's order.
 var inputNames = []string{
-	InputPath, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
+	InputPath, InputApp, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
 	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait, InputReportOnly,
 	InputComment, InputCommentMode, InputCommentAuthor, InputToken, InputCategory, InputAllowUntrustedHead,
 	InputValues, InputSet, InputSetJSON, InputSetString, InputSetFile, InputSetLiteral, InputReleaseName, InputNamespace, InputKubeVersion,
 	InputRecurse, InputInclude, InputExclude, InputJsonnetTLA, InputJsonnetTLACode, InputJsonnetExtVar, InputJsonnetExtVarCode, InputJsonnetLibs, InputPublish,
 }
+
+// renderInputs are the inputs an app's Application replaces (input app).
+var renderInputs = []string{InputValues, InputSet, InputSetJSON, InputSetString, InputSetFile, InputSetLiteral, InputReleaseName,
+	InputNamespace, InputKubeVersion, InputRecurse, InputInclude, InputExclude, InputJsonnetTLA, InputJsonnetTLACode,
+	InputJsonnetExtVar, InputJsonnetExtVarCode, InputJsonnetLibs}
 
 // parseBool accepts the YAML 1.2 core booleans, as actions/toolkit's
 // getBooleanInput does; empty means def.

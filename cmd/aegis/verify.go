@@ -3,11 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/kube-sentient/aegis/apps"
-	"github.com/kube-sentient/aegis/manifest"
 	"io"
 	"net/url"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -339,9 +336,8 @@ func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
 var renderFlags = []string{"values", "set", "set-json", "set-string", "set-file", "set-literal", "release-name", "namespace",
 	"kube-version", "recurse", "include", "exclude", "jsonnet-tla", "jsonnet-tla-code", "jsonnet-ext-var", "jsonnet-ext-var-code", "jsonnet-libs"}
 
-// appOptions sets the path and render options of the app named by --app,
-// each side from its own Application: an app the change adds renders
-// nothing on the base, one it removes nothing on the head.
+// appOptions sets the path and render options of the app named by --app
+// (verify.AppOptions), after refusing what --app replaces.
 func appOptions(c *cobra.Command, f *verifyFlags, args []string, opts *verify.Options, progress func(string, ...any)) (func(), error) {
 	if len(args) > 0 {
 		return nil, &usageError{err: fmt.Errorf("--app and PATH: the app's Application gives its path")}
@@ -355,55 +351,5 @@ func appOptions(c *cobra.Command, f *verifyFlags, args []string, opts *verify.Op
 	if len(urls) == 0 {
 		urls = defaultRepoURLs(c.Context())
 	}
-	tmp, err := os.MkdirTemp("", "aegis-app-")
-	if err != nil {
-		return nil, err
-	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	var found [2]*apps.App
-	for i, side := range []struct {
-		name string
-		src  verify.Source
-	}{{"base", opts.Base}, {"head", opts.Head}} {
-		root, done, err := verify.Checkout(c.Context(), side.name, side.src, manifest.DefaultLimits.MaxTotalBytes)
-		if err != nil {
-			cleanup()
-			return nil, err
-		}
-		res, err := apps.Discover(os.DirFS(root), apps.Options{RepoURLs: urls})
-		done()
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("%s: %w", side.name, err)
-		}
-		if a, ok := res.Find(f.app); ok {
-			found[i] = &a
-		}
-	}
-	base, head := found[0], found[1]
-	switch {
-	case base == nil && head == nil:
-		cleanup()
-		return nil, &verify.InputError{Msg: fmt.Sprintf("--app %s: no Application of that name on the base or the head (aegis apps lists them)", f.app)}
-	case base == nil:
-		base = head // added: the base has nothing at its path
-	case head == nil:
-		head = base // removed: the head has nothing at its path
-	}
-	allowRemote := opts.Render.AllowRemoteBases
-	path, ropts, err := head.RenderOptions(tmp)
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
-	bpath, bopts, err := base.RenderOptions(tmp)
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
-	ropts.AllowRemoteBases, bopts.AllowRemoteBases = allowRemote, allowRemote
-	opts.Path, opts.Render = path, ropts
-	opts.BasePath, opts.BaseRender = bpath, &bopts
-	progress("app %s: %s on the head (%s), %s on the base (%s)", f.app, path, head.Origin, bpath, base.Origin)
-	return cleanup, nil
+	return verify.AppOptions(c.Context(), opts, f.app, urls, progress)
 }

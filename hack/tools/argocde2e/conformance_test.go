@@ -203,7 +203,7 @@ func fixtures() []fixture {
         server: https://kubernetes.default.svc
         namespace: '{{values.ns}}'
 ---
-`)+appset("teams", `  generators:
+`) + appset("teams", `  generators:
   - git:
       repoURL: https://github.com/acme/gitops.git
       revision: HEAD
@@ -326,7 +326,7 @@ func fixtures() []fixture {
         server: https://kubernetes.default.svc
         namespace: default
 ---
-`)+appset("fastlist", `  generators:
+`) + appset("fastlist", `  generators:
   - list:
       elements:
       - cluster: east
@@ -419,7 +419,7 @@ func fixtures() []fixture {
         server: https://kubernetes.default.svc
         namespace: '{{env}}'
 ---
-`)+appset("matrix-go", `  goTemplate: true
+`) + appset("matrix-go", `  goTemplate: true
   goTemplateOptions: ["missingkey=error"]
   generators:
   - matrix:
@@ -493,7 +493,7 @@ func fixtures() []fixture {
         server: https://kubernetes.default.svc
         namespace: default
 ---
-`)+appset("merge-go", `  goTemplate: true
+`) + appset("merge-go", `  goTemplate: true
   generators:
   - merge:
       mergeKeys: [name]
@@ -599,7 +599,7 @@ func fixtures() []fixture {
         server: https://kubernetes.default.svc
         namespace: default
 ---
-`)+appset("sel-go", `  goTemplate: true
+`) + appset("sel-go", `  goTemplate: true
   generators:
   - git:
       repoURL: https://github.com/acme/gitops
@@ -621,7 +621,7 @@ func fixtures() []fixture {
         server: https://kubernetes.default.svc
         namespace: default
 ---
-`)+appset("sel-expr", `  generators:
+`) + appset("sel-expr", `  generators:
   - list:
       elements:
       - {name: e1, tier: web}
