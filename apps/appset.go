@@ -5,9 +5,11 @@ import (
 	"io/fs"
 	"maps"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/yaml"
 )
@@ -21,10 +23,8 @@ type generator struct {
 	Git    *gitGenerator    `json:"git,omitempty"`
 	Matrix *nestedGenerator `json:"matrix,omitempty"`
 	Merge  *nestedGenerator `json:"merge,omitempty"`
-	// Selector filters the generator's parameter sets (matchLabels only).
-	Selector *struct {
-		MatchLabels map[string]string `json:"matchLabels,omitempty"`
-	} `json:"selector,omitempty"`
+	// Selector filters the generator's parameter sets.
+	Selector *selector `json:"selector,omitempty"`
 
 	raw map[string]any
 }
@@ -107,38 +107,113 @@ func (e *evaluator) params(g generator) ([]map[string]any, error) {
 	}
 	var kept []map[string]any
 	for _, p := range out {
-		if matchLabels(p, g.Selector.MatchLabels) {
+		ok, err := g.Selector.matches(flattenParams(p))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			kept = append(kept, p)
 		}
 	}
 	return kept, nil
 }
 
-func matchLabels(p map[string]any, labels map[string]string) bool {
-	for k, v := range labels {
-		if fmt.Sprint(p[k]) != v {
-			return false
+// selector is a label selector over a parameter set, matched against its
+// flat form (nested goTemplate parameters as "path.basename").
+type selector struct {
+	MatchLabels      map[string]string `json:"matchLabels,omitempty"`
+	MatchExpressions []struct {
+		Key      string   `json:"key"`
+		Operator string   `json:"operator"`
+		Values   []string `json:"values,omitempty"`
+	} `json:"matchExpressions,omitempty"`
+}
+
+func (s *selector) matches(flat map[string]any) (bool, error) {
+	for k, v := range s.MatchLabels {
+		if got, ok := flat[k]; !ok || fmt.Sprint(got) != v {
+			return false, nil
 		}
 	}
-	return true
+	for _, e := range s.MatchExpressions {
+		got, has := flat[e.Key]
+		val := fmt.Sprint(got)
+		switch e.Operator {
+		case "In":
+			if !has || !slices.Contains(e.Values, val) {
+				return false, nil
+			}
+		case "NotIn":
+			if has && slices.Contains(e.Values, val) {
+				return false, nil
+			}
+		case "Exists":
+			if !has {
+				return false, nil
+			}
+		case "DoesNotExist":
+			if has {
+				return false, nil
+			}
+		default:
+			return false, fmt.Errorf("selector: unknown operator %q", e.Operator)
+		}
+	}
+	return true, nil
+}
+
+// flattenParams is a parameter set with nested values flattened with dots
+// (already flat for fasttemplate).
+func flattenParams(p map[string]any) map[string]any {
+	for _, v := range p {
+		switch v.(type) {
+		case map[string]any, []any:
+			return flatten(p)
+		}
+	}
+	return p
 }
 
 func (e *evaluator) list(l *listGenerator) ([]map[string]any, error) {
-	elems := l.Elements
+	elems := slices.Clone(l.Elements)
 	if l.ElementsYaml != "" {
-		if err := yaml.Unmarshal([]byte(l.ElementsYaml), &elems); err != nil {
+		var more []map[string]any
+		if err := yaml.Unmarshal([]byte(l.ElementsYaml), &more); err != nil {
 			return nil, fmt.Errorf("list generator's elementsYaml: %w", err)
 		}
+		elems = append(elems, more...) // after elements, as Argo CD adds them
 	}
 	out := make([]map[string]any, 0, len(elems))
-	for _, el := range elems {
+	for i, el := range elems {
 		if e.goTmpl {
 			out = append(out, maps.Clone(el))
 			continue
 		}
-		// fasttemplate: each element's keys as they are; a nested value
-		// is flattened with dots ("values.replicas").
-		out = append(out, flatten(el))
+		// fasttemplate: every value a string, but "values", a map of
+		// strings that becomes values.KEY.
+		p := map[string]any{}
+		for k, v := range el {
+			if k == "values" {
+				vm, ok := v.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("list element %d: values is not a map", i)
+				}
+				for vk, vv := range vm {
+					s, ok := vv.(string)
+					if !ok {
+						return nil, fmt.Errorf("list element %d: values.%s is not a string (without goTemplate every value is)", i, vk)
+					}
+					p["values."+vk] = s
+				}
+				continue
+			}
+			s, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("list element %d: %s is not a string (without goTemplate every value is)", i, k)
+			}
+			p[k] = s
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
@@ -205,7 +280,7 @@ func (e *evaluator) addValues(p map[string]any, values map[string]string) error 
 }
 
 // allDirs lists every directory of the repository ("." excluded), in
-// lexical order, skipping .git.
+// lexical order, skipping hidden ones.
 func (e *evaluator) allDirs() ([]string, error) {
 	if e.dirs != nil {
 		return e.dirs, nil
@@ -215,13 +290,13 @@ func (e *evaluator) allDirs() ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			if d.Name() == ".git" {
+		if d.IsDir() && p != "." {
+			// As Argo CD's repo server lists directories: hidden ones
+			// (.git, .github, ...) are left out, with all below them.
+			if strings.HasPrefix(d.Name(), ".") {
 				return fs.SkipDir
 			}
-			if p != "." {
-				e.dirs = append(e.dirs, p)
-			}
+			e.dirs = append(e.dirs, p)
 		}
 		return nil
 	})
@@ -229,8 +304,9 @@ func (e *evaluator) allDirs() ([]string, error) {
 }
 
 // matchFiles lists the repository's files that an include pattern
-// matches and no exclude pattern does ("**" matches any number of
-// directories).
+// matches and no exclude pattern does, as `git ls-files -- PATTERN`
+// matches them (Argo CD's repo server): "*" and "?" also match "/", so
+// "teams/*/app.yaml" matches "teams/a/b/app.yaml" and "**" is "*".
 func (e *evaluator) matchFiles(patterns []pathPattern) ([]string, error) {
 	var files []string
 	err := fs.WalkDir(e.repo, ".", func(p string, d fs.DirEntry, err error) error {
@@ -249,7 +325,7 @@ func (e *evaluator) matchFiles(patterns []pathPattern) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return filterPaths(patterns, files, globMatch), nil
+	return filterPaths(patterns, files, pathspecMatch), nil
 }
 
 func filterPaths(patterns []pathPattern, paths []string, match func(pattern, name string) (bool, error)) []string {
@@ -274,32 +350,62 @@ func filterPaths(patterns []pathPattern, paths []string, match func(pattern, nam
 	return out
 }
 
-// globMatch is path.Match per segment, with "**" matching zero or more
-// whole segments.
-func globMatch(pattern, name string) (bool, error) {
-	return globSegments(strings.Split(pattern, "/"), strings.Split(name, "/"))
+// pathspecMatch is git's pathspec match without magic: fnmatch(3)
+// without FNM_PATHNAME ("*" and "?" match "/" too), and a pattern with no
+// wildcard matches itself or what is below it.
+func pathspecMatch(pattern, name string) (bool, error) {
+	if !strings.ContainsAny(pattern, "*?[") {
+		p := strings.TrimSuffix(pattern, "/")
+		return name == p || strings.HasPrefix(name, p+"/"), nil
+	}
+	re, err := pathspecRegexp(pattern)
+	if err != nil {
+		return false, err
+	}
+	return re.MatchString(name), nil
 }
 
-func globSegments(pat, name []string) (bool, error) {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(name); i++ {
-				if ok, err := globSegments(pat[1:], name[i:]); ok || err != nil {
-					return ok, err
-				}
-			}
-			return false, nil
-		}
-		if len(name) == 0 {
-			return false, nil
-		}
-		ok, err := path.Match(pat[0], name[0])
-		if !ok || err != nil {
-			return false, err
-		}
-		pat, name = pat[1:], name[1:]
+var pathspecCache sync.Map // pattern -> *regexp.Regexp
+
+func pathspecRegexp(pattern string) (*regexp.Regexp, error) {
+	if re, ok := pathspecCache.Load(pattern); ok {
+		return re.(*regexp.Regexp), nil
 	}
-	return len(name) == 0, nil
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; c {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		case '[':
+			j := strings.IndexByte(pattern[i+1:], ']')
+			if j < 0 {
+				return nil, fmt.Errorf("pattern %q: unclosed [", pattern)
+			}
+			class := pattern[i+1 : i+1+j]
+			if strings.HasPrefix(class, "!") {
+				class = "^" + class[1:]
+			}
+			b.WriteString("[" + strings.ReplaceAll(class, `\`, `\\`) + "]")
+			i += j + 1
+		case '\\':
+			if i+1 < len(pattern) {
+				i++
+				b.WriteString(regexp.QuoteMeta(pattern[i : i+1]))
+			}
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	re, err := regexp.Compile(b.String())
+	if err != nil {
+		return nil, fmt.Errorf("pattern %q: %w", pattern, err)
+	}
+	pathspecCache.Store(pattern, re)
+	return re, nil
 }
 
 // pathParams are a directory's (or a file's) path parameters.
@@ -377,8 +483,6 @@ func flatten(m map[string]any) map[string]any {
 			for i, e := range v {
 				walk(join(prefix, strconv.Itoa(i)), e)
 			}
-		case nil:
-			out[prefix] = ""
 		default:
 			out[prefix] = fmt.Sprint(v)
 		}
@@ -498,16 +602,35 @@ func (e *evaluator) merge(m *nestedGenerator) ([]map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Keys are the parameters' top-level names, as Argo CD reads them
+	// (a nested goTemplate parameter is not a merge key).
 	key := func(p map[string]any) string {
 		parts := make([]string, len(m.MergeKeys))
 		for i, k := range m.MergeKeys {
-			parts[i] = fmt.Sprint(lookup(p, k))
+			parts[i] = fmt.Sprintf("%q", fmt.Sprint(p[k]))
 		}
-		return strings.Join(parts, "\x00")
+		return strings.Join(parts, ",")
 	}
-	for _, g := range m.Generators[1:] {
+	unique := func(sets []map[string]any, which int) error {
+		seen := map[string]bool{}
+		for _, p := range sets {
+			k := key(p)
+			if seen[k] {
+				return fmt.Errorf("merge generator: the parameter sets of generator %d are not unique by mergeKeys %v (duplicate %s)", which, m.MergeKeys, k)
+			}
+			seen[k] = true
+		}
+		return nil
+	}
+	if err := unique(base, 0); err != nil {
+		return nil, err
+	}
+	for gi, g := range m.Generators[1:] {
 		others, err := e.params(g)
 		if err != nil {
+			return nil, err
+		}
+		if err := unique(others, gi+1); err != nil {
 			return nil, err
 		}
 		byKey := map[string]map[string]any{}
@@ -523,23 +646,6 @@ func (e *evaluator) merge(m *nestedGenerator) ([]map[string]any, error) {
 		}
 	}
 	return base, nil
-}
-
-// lookup reads a parameter by its flat name, or by a dotted path in
-// goTemplate's nested parameters.
-func lookup(p map[string]any, key string) any {
-	if v, ok := p[key]; ok {
-		return v
-	}
-	var cur any = p
-	for _, part := range strings.Split(key, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[part]
-	}
-	return cur
 }
 
 // genFileKey carries, in a parameter set, the generator files it came from

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 
+	yaml3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/yaml"
+
 	"github.com/kube-sentient/aegis/manifest"
 )
 
@@ -98,23 +101,32 @@ func (d *discoverer) file(p string) error {
 	if !bytes.Contains(data, []byte("argoproj.io")) {
 		return nil
 	}
-	objs, err := manifest.NewDecoder(d.opts.Limits).Decode(p, data)
-	if err != nil {
-		// A file that names argoproj.io but is not plain YAML (a Helm
-		// template of Applications, an app-of-apps chart) is said, never
-		// skipped in silence: its apps exist only once rendered.
-		d.res.Unverifiable = append(d.res.Unverifiable, Unverifiable{Kind: "file", Name: p, Origin: manifest.Location{Path: p},
-			Why: fmt.Sprintf("it mentions argoproj.io but is not plain YAML (a template?): %v", err)})
-		return nil
+	if int64(len(data)) > d.opts.Limits.MaxFileBytes {
+		return manifest.Errorf(p, 0, "larger than %d bytes", d.opts.Limits.MaxFileBytes)
 	}
-	for _, o := range objs {
-		gv := o.GetAPIVersion()
+	for _, doc := range splitDocuments(data) {
+		obj, line, err := d.decodeDocument(p, doc)
+		var bomb *errBomb
+		if errors.As(err, &bomb) {
+			return bomb.err
+		}
+		if err != nil {
+			// A file that names argoproj.io but is not YAML (a Helm
+			// template of Applications, an app-of-apps chart) is said,
+			// never skipped in silence: its apps exist once rendered.
+			d.res.Unverifiable = append(d.res.Unverifiable, Unverifiable{Kind: "file", Name: p, Origin: manifest.Location{Path: p, Line: doc.line},
+				Why: fmt.Sprintf("it mentions argoproj.io but does not parse as YAML (a template?): %v", err)})
+			return nil
+		}
+		gv, _ := obj["apiVersion"].(string)
+		kind, _ := obj["kind"].(string)
 		if !strings.HasPrefix(gv, "argoproj.io/") {
 			continue
 		}
-		switch o.GetKind() {
+		at := manifest.Location{Path: p, Line: line}
+		switch kind {
 		case "Application":
-			app, err := decodeApp(o.Object, o.Origin.Location)
+			app, err := decodeApp(obj, at)
 			if err != nil {
 				return err
 			}
@@ -122,12 +134,64 @@ func (d *discoverer) file(p string) error {
 				return err
 			}
 		case "ApplicationSet":
-			if err := d.appSet(o); err != nil {
+			if err := d.appSet(obj, at); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// document is one YAML document of a file and the line it starts on.
+type document struct {
+	data []byte
+	line int
+}
+
+// splitDocuments splits a file at its "---" lines.
+func splitDocuments(data []byte) []document {
+	var docs []document
+	var cur bytes.Buffer
+	curLine := 1
+	for i, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if t := bytes.TrimRight(l, " \t\r\n"); bytes.Equal(t, []byte("---")) || bytes.HasPrefix(t, []byte("--- ")) {
+			docs = append(docs, document{data: bytes.Clone(cur.Bytes()), line: curLine})
+			cur.Reset()
+			curLine = i + 2
+			continue
+		}
+		cur.Write(l)
+	}
+	return append(docs, document{data: cur.Bytes(), line: curLine})
+}
+
+// errBomb marks a document past the YAML limits: an error, not a file to
+// list as unreadable.
+type errBomb struct{ err error }
+
+func (e *errBomb) Error() string { return e.err.Error() }
+func (e *errBomb) Unwrap() error { return e.err }
+
+// decodeDocument decodes one document as Argo CD reads manifests
+// (sigs.k8s.io/yaml: YAML 1.1, where y, yes and on are true), after
+// checking it within aegis's YAML limits. It returns the object (nil for
+// an empty document) and the line its first key is on.
+func (d *discoverer) decodeDocument(p string, doc document) (map[string]any, int, error) {
+	var node yaml3.Node
+	if err := yaml3.Unmarshal(doc.data, &node); err != nil {
+		return nil, 0, err
+	}
+	if node.Kind == 0 || len(node.Content) == 0 {
+		return nil, doc.line, nil
+	}
+	if err := manifest.CheckExpansion(p, &node, d.opts.Limits); err != nil {
+		return nil, 0, &errBomb{err}
+	}
+	var obj map[string]any
+	if err := yaml.Unmarshal(doc.data, &obj); err != nil {
+		return nil, 0, err
+	}
+	return obj, doc.line + node.Content[0].Line - 1, nil
 }
 
 // add records an app, refusing a second app of one name and more than
@@ -209,9 +273,8 @@ type appSetSpec struct {
 	} `json:"spec"`
 }
 
-func (d *discoverer) appSet(o manifest.Object) error {
-	at := o.Origin.Location
-	data, err := json.Marshal(o.Object)
+func (d *discoverer) appSet(obj map[string]any, at manifest.Location) error {
+	data, err := json.Marshal(obj)
 	if err != nil {
 		return err
 	}

@@ -244,19 +244,26 @@ func TestSameRepo(t *testing.T) {
 	}
 }
 
-func TestGlobMatch(t *testing.T) {
+// Files are matched as `git ls-files -- PATTERN` matches them (Argo CD's
+// repo server): "*" crosses "/", "**" is "*", no wildcard is a prefix.
+func TestPathspecMatch(t *testing.T) {
 	for _, tc := range []struct {
 		pattern, name string
 		want          bool
 	}{
-		{"envs/**/config.json", "envs/config.json", true},
+		{"envs/**/config.json", "envs/config.json", false},
 		{"envs/**/config.json", "envs/eu/prod/config.json", true},
-		{"envs/*/config.json", "envs/eu/prod/config.json", false},
+		{"envs/*/config.json", "envs/eu/prod/config.json", true},
+		{"teams/*/app.yaml", "teams/a/app.yaml", true},
 		{"**", "a/b/c", true},
-		{"apps/*", "apps/web", true},
-		{"apps/*", "apps/web/overlay", false},
+		{"apps/*.yaml", "apps/x/y.yaml", true},
+		{"apps/[ab]*.json", "apps/b1.json", true},
+		{"apps/[!ab]*.json", "apps/b1.json", false},
+		{"apps/web", "apps/web/config.json", true},
+		{"apps/web", "apps/webx/config.json", false},
+		{"a?c", "a/c", true},
 	} {
-		got, err := globMatch(tc.pattern, tc.name)
+		got, err := pathspecMatch(tc.pattern, tc.name)
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got, "%s %s", tc.pattern, tc.name)
 	}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/Masterminds/sprig/v3"
+	"github.com/gosimple/slug"
 	"sigs.k8s.io/yaml"
 )
 
@@ -54,7 +56,7 @@ var goFuncs = func() template.FuncMap {
 		delete(f, unsafe)
 	}
 	f["normalize"] = normalizeName
-	f["slugify"] = func(args ...any) string { return slugify(fmt.Sprint(args[len(args)-1])) }
+	f["slugify"] = slugifyArgs
 	f["toYaml"] = func(v any) (string, error) {
 		b, err := yaml.Marshal(v)
 		return strings.TrimSuffix(string(b), "\n"), err
@@ -137,14 +139,30 @@ func normalizeName(s string) string {
 	return strings.Trim(s, "-.")
 }
 
-var slugChars = regexp.MustCompile(`[^a-z0-9-]+`)
+// slugMu guards gosimple/slug's settings, which are package variables.
+var slugMu sync.Mutex
 
-// slugify makes a DNS label of s: lower case, runs of other characters as
-// one "-", at most 50 characters.
-func slugify(s string) string {
-	s = strings.Trim(slugChars.ReplaceAllString(strings.ToLower(s), "-"), "-")
-	if len(s) > 50 {
-		s = strings.Trim(s[:50], "-")
+// slugifyArgs is Argo CD's slugify: [maxSize [smartTruncate]] name, with
+// gosimple/slug (the library Argo CD uses) after normalizing the name;
+// defaults 50 and true (cut at a word boundary).
+func slugifyArgs(args ...any) string {
+	maxSize, smart, name := 50, true, ""
+	for i, a := range args {
+		switch i {
+		case len(args) - 1:
+			name = fmt.Sprint(a)
+		case 0:
+			if n, ok := a.(int); ok {
+				maxSize = n
+			}
+		case 1:
+			if b, ok := a.(bool); ok {
+				smart = b
+			}
+		}
 	}
-	return s
+	slugMu.Lock()
+	defer slugMu.Unlock()
+	slug.EnableSmartTruncate, slug.MaxLength = smart, maxSize
+	return slug.Make(normalizeName(name))
 }

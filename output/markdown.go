@@ -345,6 +345,7 @@ func (m *mdDoc) essentials(marker, preface string) string {
 			b.WriteString("\n")
 		}
 	}
+	b.WriteString(m.appsLine())
 	b.WriteString(m.namedList("This change fixes", m.fixedP, true))
 	b.WriteString(m.namedList("This change introduces", m.newP, false))
 	b.WriteString(m.countsLine())

@@ -43,6 +43,9 @@ func (m *mdDoc) problemItem(p report.Problem, fixed, message bool) string {
 	if was := problemWas(p); was != "" {
 		b.WriteString(" (was " + mdText(was, 20) + ")")
 	}
+	if app := problemApp(p); app != "" {
+		b.WriteString(" · app **" + mdText(app, 63) + "**")
+	}
 	b.WriteString(" · **" + mdText(orDash(p.Title), 100) + "**")
 	if rules := m.ruleLinks(p); rules != "" {
 		b.WriteString(" · " + rules)
@@ -61,6 +64,41 @@ func (m *mdDoc) problemItem(p report.Problem, fixed, message bool) string {
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// problemApp is the problem's app in a report of several apps.
+func problemApp(p report.Problem) string {
+	if len(p.Findings) > 0 {
+		return p.Findings[0].App
+	}
+	return ""
+}
+
+// maxApps bounds the apps named in the apps line; the JSON report and the
+// job summary have them all.
+const maxApps = 20
+
+// appsLine names the apps of a report of several, those that failed first.
+func (m *mdDoc) appsLine() string {
+	as := m.r.Apps
+	if len(as) == 0 {
+		return ""
+	}
+	icons := map[report.Verdict]string{report.Error: "⚠️", report.Fail: "❌", report.Pass: "✅"}
+	var parts []string
+	for _, v := range []report.Verdict{report.Error, report.Fail, report.Pass} {
+		for _, a := range as {
+			if a.Verdict != v {
+				continue
+			}
+			if len(parts) == maxApps {
+				parts = append(parts, fmt.Sprintf("… and %d more", len(as)-maxApps))
+				return "**Apps (" + fmt.Sprint(len(as)) + "):** " + strings.Join(parts, " · ") + "\n\n"
+			}
+			parts = append(parts, icons[v]+" "+mdText(a.Name, 63))
+		}
+	}
+	return "**Apps (" + fmt.Sprint(len(as)) + "):** " + strings.Join(parts, " · ") + "\n\n"
 }
 
 // maxRuleLinks bounds the rules named on one problem.

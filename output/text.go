@@ -86,6 +86,13 @@ func PrintSummary(w io.Writer, r *report.Report, opts TextOptions) {
 	if r.Shadow != nil {
 		fmt.Fprintf(w, "shadow: base %s · head %s\n", shadowText(p, r.Shadow.Base), shadowText(p, r.Shadow.Head))
 	}
+	if len(r.Apps) > 0 {
+		parts := make([]string, 0, len(r.Apps))
+		for _, a := range r.Apps {
+			parts = append(parts, plain(a.Name)+" "+p.verdict(a.Verdict))
+		}
+		fmt.Fprintf(w, "apps: %s\n", strings.Join(parts, ", "))
+	}
 	s := r.Summary
 	fmt.Fprintf(w, "findings: %d new, %d fixed, %d unchanged, %d waived\n", s.New, s.Fixed, s.Unchanged, s.Waived)
 	printScanners(w, r.Scanners, r.Verdict == report.Pass || r.Verdict == report.Fail)
@@ -202,6 +209,9 @@ func printProblems(w io.Writer, p palette, width int, title string, problems []r
 		}
 		// The columns before the message: "  " + severity (8) + " ".
 		head := fmt.Sprintf("%-30s %s  ", problemRules(pr), pr.Location)
+		if app := problemApp(pr); app != "" {
+			head = "[" + plain(app) + "] " + head
+		}
 		msg := text.OneLine(problemMessage(pr), 0) + note
 		if width > 0 {
 			msg = text.Truncate(msg, max(width-11-utf8.RuneCountInString(head), 20))

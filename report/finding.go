@@ -99,6 +99,9 @@ type Location = manifest.Location
 
 // Finding is one issue a scanner reports on one side.
 type Finding struct {
+	// App is the Argo CD app the finding is about, in a report of several
+	// apps (aegis verify --apps); "" in a report of one.
+	App      string   `json:"app,omitempty"`
 	Scanner  string   `json:"scanner"`
 	RuleID   string   `json:"ruleId"`
 	Severity Severity `json:"severity"`

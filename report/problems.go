@@ -107,13 +107,13 @@ func Problems(findings []Finding) []Problem {
 		f := &fs[i]
 		attached := false
 		for _, v := range podSecurityViolations(cmp.Or(f.Key, f.Message)) {
-			if g := groups[checkGroupID(v.row, f.Resource.Kind, f.Resource.Name, v.container)]; g != nil && g.primaries > 0 {
+			if g := groups[appScope(f)+checkGroupID(v.row, f.Resource.Kind, f.Resource.Name, v.container)]; g != nil && g.primaries > 0 {
 				g.add(i, true)
 				attached = true
 			}
 		}
 		if !attached {
-			get("fp\x00"+f.Fingerprint, "").add(i, false)
+			get(appScope(f)+"fp\x00"+f.Fingerprint, "").add(i, false)
 		}
 	}
 	out := make([]Problem, 0, len(groups))
@@ -232,6 +232,20 @@ func healthRank(rule string) int {
 // groupOf returns the id of the group of a finding other than an admission
 // warning, and its check.
 func groupOf(f *Finding) (string, string) {
+	id, check := groupIn(f)
+	return appScope(f) + id, check
+}
+
+// appScope keeps the problems of two apps apart in a report of several:
+// two overlays of one base have the same objects, each its own problem.
+func appScope(f *Finding) string {
+	if f.App == "" {
+		return ""
+	}
+	return "app\x00" + f.App + "\x00"
+}
+
+func groupIn(f *Finding) (string, string) {
 	if row := rowFor(f); row != nil {
 		return checkGroupID(row, f.Resource.Kind, f.Resource.Name, f.Resource.Container), row.Check
 	}

@@ -39,6 +39,24 @@ type Report struct {
 	Unscanned []Unscanned `json:"unscanned,omitempty"`
 	// Shadow is set when the sides were deployed into shadow namespaces.
 	Shadow *Shadow `json:"shadow,omitempty"`
+	// Apps, in a report of several Argo CD apps (aegis verify --apps), is
+	// each app's own verdict and sides; its findings, changes and scanner
+	// runs are in the lists above, each with its app.
+	Apps []AppReport `json:"apps,omitempty"`
+}
+
+// AppReport is one app of a report of several.
+type AppReport struct {
+	Name    string   `json:"name"`
+	Path    string   `json:"path"`
+	Verdict Verdict  `json:"verdict"`
+	Reasons []string `json:"reasons"`
+	// Why the app was selected (aegis apps --changed --explain).
+	Selected []string `json:"selected,omitempty"`
+	Base     Side     `json:"base"`
+	Head     Side     `json:"head"`
+	Summary  Summary  `json:"summary"`
+	Shadow   *Shadow  `json:"shadow,omitempty"`
 }
 
 // Shadow records each deployed side (nil for a side not deployed).
@@ -129,6 +147,8 @@ const (
 
 // ScannerRun records one scanner on one side.
 type ScannerRun struct {
+	// App is the run's app in a report of several apps.
+	App        string        `json:"app,omitempty"`
 	Name       string        `json:"name"`
 	Side       string        `json:"side"`
 	Status     ScannerStatus `json:"status"`
@@ -144,6 +164,8 @@ type ScannerRun struct {
 
 // ResourceChange is one object added, removed or changed by the change.
 type ResourceChange struct {
+	// App is the object's app in a report of several apps.
+	App       string `json:"app,omitempty"`
 	Change    string `json:"change"` // added, removed, changed
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace,omitempty"`

@@ -190,6 +190,7 @@ func (v *validator) finding(where string, f *Finding) {
 		{"resource.kind", f.Resource.Kind}, {"resource.name", f.Resource.Name}, {"resource.namespace", f.Resource.Namespace},
 		{"resource.apiVersion", f.Resource.APIVersion}, {"resource.container", f.Resource.Container},
 		{"image", f.Image}, {"cve", f.CVE}, {"key", f.Key}, {"fingerprint", f.Fingerprint}, {"waiverReason", f.WaiverReason},
+		{"app", f.App},
 	} {
 		v.text(where+"."+t.name, t.s)
 	}

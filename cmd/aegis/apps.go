@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -136,7 +132,7 @@ func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Sou
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	files, err := changedFiles(ctx, base, head, trees)
+	files, err := verify.ChangedFiles(ctx, base, head, trees)
 	if err != nil {
 		return err
 	}
@@ -160,76 +156,6 @@ func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Sou
 		fmt.Fprintf(stdout, "ignored (no app reads them): %s\n", strings.Join(sel.Ignored, ", "))
 	}
 	return nil
-}
-
-// changedFiles lists the files the change touches: git's list between two
-// revisions, else the files that differ between the two trees.
-func changedFiles(ctx context.Context, base, head verify.Source, trees [2]string) ([]string, error) {
-	if base.Revision != "" && head.Revision != "" {
-		out, err := exec.CommandContext(ctx, "git", "diff", "--name-only", "--no-renames", "-z", "--end-of-options", base.Revision, head.Revision, "--").Output()
-		if err != nil {
-			return nil, fmt.Errorf("git diff --name-only %s %s: %w", base.Revision, head.Revision, err)
-		}
-		var files []string
-		for _, f := range strings.Split(string(out), "\x00") {
-			if f != "" {
-				files = append(files, f)
-			}
-		}
-		return files, nil
-	}
-	return diffTrees(trees[0], trees[1])
-}
-
-// diffTrees lists the files that one tree has and the other has not, or
-// that differ in content (.git skipped).
-func diffTrees(a, b string) ([]string, error) {
-	list := func(root string) (map[string]string, error) {
-		out := map[string]string{}
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if d.Name() == ".git" {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			rel, _ := filepath.Rel(root, p)
-			out[filepath.ToSlash(rel)] = p
-			return nil
-		})
-		return out, err
-	}
-	fa, err := list(a)
-	if err != nil {
-		return nil, err
-	}
-	fb, err := list(b)
-	if err != nil {
-		return nil, err
-	}
-	var changed []string
-	for rel, pa := range fa {
-		pb, ok := fb[rel]
-		if !ok {
-			changed = append(changed, rel)
-			continue
-		}
-		da, err1 := os.ReadFile(pa)
-		db, err2 := os.ReadFile(pb)
-		if err1 != nil || err2 != nil || !bytes.Equal(da, db) {
-			changed = append(changed, rel)
-		}
-	}
-	for rel := range fb {
-		if _, ok := fa[rel]; !ok {
-			changed = append(changed, rel)
-		}
-	}
-	slices.Sort(changed)
-	return changed, nil
 }
 
 // defaultRepoURLs are the URLs this repository is known by: the git

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kube-sentient/aegis/apps"
 	"github.com/kube-sentient/aegis/internal/realworld"
+	"github.com/kube-sentient/aegis/report"
 )
 
 // `aegis apps` lists a repository's Applications and what its
@@ -93,14 +95,17 @@ spec:
 // per-environment values from a git files generator in goTemplate. A change
 // to one shared base selects exactly the apps built on it; a change to one
 // component, the overlays that use it.
-func TestAppsRealworldMonorepo(t *testing.T) {
+// realworldMonorepo assembles the monorepo of TestAppsRealworldMonorepo in
+// a temporary git repository with one commit.
+func realworldMonorepo(t *testing.T) (repo, url string, git func(args ...string) string) {
+	t.Helper()
 	rw := realworld.Dir(t)
-	repo := t.TempDir()
+	repo = t.TempDir()
 	copyTree(t, filepath.Join(rw, "kustomize", "multibases"), filepath.Join(repo, "kustomize", "multibases"))
 	copyTree(t, filepath.Join(rw, "kustomize", "components-example"), filepath.Join(repo, "kustomize", "components-example"))
 	copyTree(t, filepath.Join(rw, "charts", "nginx"), filepath.Join(repo, "charts", "nginx"))
 	write := func(name, data string) { writeFiles(t, repo, map[string]string{name: data}) }
-	const url = "https://github.com/acme/platform"
+	url = "https://github.com/acme/platform"
 	for _, env := range []string{"dev", "staging", "production"} {
 		write("argocd/multibases-"+env+".yaml", `apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -152,11 +157,15 @@ spec:
           parameters: [{name: replicaCount, value: '{{ .replicas }}'}]
       destination: {server: https://kubernetes.default.svc, namespace: '{{ .env }}'}
 `)
-	git := gitIn(t, repo)
+	git = gitIn(t, repo)
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-qm", "monorepo")
+	return repo, url, git
+}
 
+func TestAppsRealworldMonorepo(t *testing.T) {
+	repo, url, git := realworldMonorepo(t)
 	res := runBinaryIn(t, repo, "apps", "--revision", "HEAD", "--repo-url", url, "-o", "json")
 	require.Equal(t, 0, res.code, res.stderr)
 	var got apps.Result
@@ -237,4 +246,57 @@ spec:
 		out := runBinaryIn(t, repo, append([]string{"verify", "--base", "HEAD~1", "--head", "HEAD", "--repo-url", "https://github.com/acme/gitops"}, bad...)...)
 		assert.Equal(t, exitBadInput, out.code, "%v: %s", bad, out.stderr)
 	}
+}
+
+// `aegis verify --apps auto` verifies the apps a change can affect, with
+// one report: the shared base of three overlays turns privileged, and
+// each of the three apps has the new finding as its own (its app named),
+// a verdict of its own, and the run's verdict is the worst.
+func TestVerifyApps(t *testing.T) {
+	repo, url, git := realworldMonorepo(t)
+	writeFiles(t, repo, map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\nfailOn: {severity: high}\nscanners:\n  trivy: {enabled: false}\n  trivy-image: {enabled: false}\n"})
+	git("add", "-A")
+	git("commit", "-qm", "policy")
+	pod := filepath.Join(repo, "kustomize", "multibases", "base", "pod.yaml")
+	data, err := os.ReadFile(pod)
+	require.NoError(t, err)
+	require.Contains(t, string(data), "    image: nginx:1.7.9\n")
+	writeFiles(t, repo, map[string]string{"kustomize/multibases/base/pod.yaml": strings.Replace(string(data), "    image: nginx:1.7.9\n", "    image: nginx:1.7.9\n    securityContext: {privileged: true}\n", 1)})
+	git("commit", "-qam", "privileged base")
+
+	md := filepath.Join(t.TempDir(), "comment.md")
+	res := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--apps", "auto", "--repo-url", url, "-o", "json", "--markdown", md)
+	require.Equal(t, 1, res.code, res.stderr)
+	var r report.Report
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &r))
+	assert.Equal(t, report.Fail, r.Verdict)
+	require.Len(t, r.Apps, 3)
+	for i, name := range []string{"multibases-dev", "multibases-production", "multibases-staging"} {
+		assert.Equal(t, name, r.Apps[i].Name)
+		assert.Equal(t, report.Fail, r.Apps[i].Verdict, name)
+		assert.Equal(t, "kustomize/multibases/"+strings.TrimPrefix(name, "multibases-"), r.Apps[i].Path)
+		assert.Contains(t, r.Apps[i].Selected[0], "kustomize/multibases/base/pod.yaml changed")
+	}
+	apps := map[string]bool{}
+	for _, f := range r.Findings {
+		if f.RuleID == "pss.privileged" && f.BaselineState == report.New {
+			apps[f.App] = true
+		}
+	}
+	assert.Len(t, apps, 3, "each app has the new finding as its own")
+	assert.Contains(t, r.Reasons[0], "Failed: 3 apps verified: 3 fail, 0 error, 0 pass.")
+	comment, err := os.ReadFile(md)
+	require.NoError(t, err)
+	assert.Contains(t, string(comment), "**Apps (3):** ❌ multibases-dev · ❌ multibases-production · ❌ multibases-staging")
+	assert.Contains(t, string(comment), "· app **multibases-dev** ·")
+
+	// A change no app reads: nothing to verify, a pass that says so.
+	writeFiles(t, repo, map[string]string{"kustomize/multibases/README.md": "docs\n"})
+	git("commit", "-qam", "docs")
+	none := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--apps", "auto", "--repo-url", url, "-o", "json")
+	require.Equal(t, 0, none.code, none.stderr)
+	assert.Contains(t, none.stdout, "the change affects no Argo CD app")
+
+	bad := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--apps", "auto", "--app", "x")
+	assert.Equal(t, exitBadInput, bad.code)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -147,6 +148,7 @@ type verifyFlags struct {
 	linkHead      string
 	linkBase      string
 	app           string
+	apps          string
 	repoURLs      []string
 	output        string
 	color         string
@@ -202,6 +204,7 @@ it is judged by. -c names a file on disk instead.`,
 	fl.StringVar(&f.junitFile, "junit", "", "write JUnit XML (one test case per problem) to this file")
 	fl.StringVar(&f.gitlabFile, "gitlab", "", "write a GitLab Code Quality report to this file")
 	fl.StringVar(&f.app, "app", "", "verify the Argo CD app of this name (aegis apps lists them): its path and Helm/directory settings come from its Application on each side")
+	fl.StringVar(&f.apps, "apps", "", "verify several Argo CD apps with one report: auto (the apps the change can affect, as aegis apps --changed selects them), all, or NAME,NAME")
 	fl.StringSliceVar(&f.repoURLs, "repo-url", nil, "with --app: a URL that names this repository in the manifests (repeatable; default: the git remote origin)")
 	fl.StringVar(&f.linkHead, "link-base", "", "link the Markdown's head locations to their lines: the URL a location's path is appended to, e.g. https://github.com/OWNER/REPO/blob/HEAD_COMMIT/")
 	fl.StringVar(&f.linkBase, "base-link-base", "", "the same for the base's locations (fixed problems, removed objects), e.g. https://github.com/OWNER/REPO/blob/BASE_COMMIT/")
@@ -229,6 +232,14 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 		opts.Path = args[0]
 	}
 	progress := newProgress(stderr, f.quiet)
+	if f.apps != "" {
+		if f.app != "" {
+			return &usageError{err: fmt.Errorf("--app and --apps: give one app, or several")}
+		}
+		if err := checkAppFlags(c, args, "--apps"); err != nil {
+			return err
+		}
+	}
 	if f.app != "" {
 		cleanup, err := appOptions(c, f, args, &opts, progress)
 		if err != nil {
@@ -270,7 +281,23 @@ func runVerify(c *cobra.Command, f *verifyFlags, args []string, stdout, stderr i
 	opts.Scanners = set.scanners
 
 	start := time.Now()
-	res, err := verify.Run(c.Context(), opts)
+	var res *verify.Result
+	if f.apps != "" {
+		ao := verify.AppsOptions{RepoURLs: f.repoURLs}
+		if len(ao.RepoURLs) == 0 {
+			ao.RepoURLs = defaultRepoURLs(c.Context())
+		}
+		switch f.apps {
+		case "auto":
+		case "all":
+			ao.All = true
+		default:
+			ao.Names = strings.Split(f.apps, ",")
+		}
+		res, err = verify.RunApps(c.Context(), opts, ao)
+	} else {
+		res, err = verify.Run(c.Context(), opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -339,17 +366,26 @@ var renderFlags = []string{"values", "set", "set-json", "set-string", "set-file"
 // appOptions sets the path and render options of the app named by --app
 // (verify.AppOptions), after refusing what --app replaces.
 func appOptions(c *cobra.Command, f *verifyFlags, args []string, opts *verify.Options, progress func(string, ...any)) (func(), error) {
-	if len(args) > 0 {
-		return nil, &usageError{err: fmt.Errorf("--app and PATH: the app's Application gives its path")}
-	}
-	for _, name := range renderFlags {
-		if fl := c.Flags().Lookup(name); fl != nil && fl.Changed {
-			return nil, &usageError{err: fmt.Errorf("--app and --%s: the app's Application gives its render settings", name)}
-		}
+	if err := checkAppFlags(c, args, "--app"); err != nil {
+		return nil, err
 	}
 	urls := f.repoURLs
 	if len(urls) == 0 {
 		urls = defaultRepoURLs(c.Context())
 	}
 	return verify.AppOptions(c.Context(), opts, f.app, urls, progress)
+}
+
+// checkAppFlags refuses PATH and the render flags with --app or --apps:
+// the apps' Applications give them.
+func checkAppFlags(c *cobra.Command, args []string, flag string) error {
+	if len(args) > 0 {
+		return &usageError{err: fmt.Errorf("%s and PATH: the app's Application gives its path", flag)}
+	}
+	for _, name := range renderFlags {
+		if fl := c.Flags().Lookup(name); fl != nil && fl.Changed {
+			return &usageError{err: fmt.Errorf("%s and --%s: the app's Application gives its render settings", flag, name)}
+		}
+	}
+	return nil
 }

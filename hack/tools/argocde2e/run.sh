@@ -23,3 +23,4 @@ t0=$SECONDS
 (cd "$here" && go build -o "$out/argocde2e" .)
 echo "argocde2e: argocd-cmp-server and the repo-server client built in $((SECONDS - t0)) s" >&2
 "$out/argocde2e" -aegis "$out/aegis" -repo "$repo" -work "$out/work"
+(cd "$here" && AEGIS_BIN="$out/aegis" go test -count=1 -run Conformance ./...) # ApplicationSet expansion: aegis vs Argo CD's generators (conformance_test.go)
