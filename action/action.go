@@ -40,6 +40,9 @@ const (
 type Deps struct {
 	// Verify runs one verification (verify.Run).
 	Verify func(context.Context, verify.Options) (*verify.Result, error)
+	// VerifyApps verifies several Argo CD apps with one report
+	// (verify.RunApps), for the input apps; nil refuses that input.
+	VerifyApps func(context.Context, verify.Options, verify.AppsOptions) (*verify.Result, error)
 	// Scanners builds the scanners for the options, which are complete but
 	// for Scanners (Config, Shadow, Kube and Progress are set), and returns
 	// what releases them after the run (a listener, say), or nil.
@@ -198,7 +201,15 @@ func (r *run) main(ctx context.Context) int {
 		return r.abort(code, err)
 	}
 	started := d.Now()
-	res, err := d.Verify(ctx, opts)
+	var res *verify.Result
+	if r.in.Apps != "" {
+		if d.VerifyApps == nil {
+			return r.abort(ExitInfra, errors.New("the apps input is not wired in this build"))
+		}
+		res, err = d.VerifyApps(ctx, opts, r.appsOptions())
+	} else {
+		res, err = d.Verify(ctx, opts)
+	}
 	if err != nil {
 		code := ExitInfra
 		if verify.IsBadInput(err) && ctx.Err() == nil {
@@ -374,6 +385,28 @@ func (r *run) runURL() string {
 		return ""
 	}
 	return fmt.Sprintf("%s/%s/actions/runs/%d", strings.TrimSuffix(g.ServerURL, "/"), g.Repository, g.RunID)
+}
+
+// appsOptions are the apps input's: auto (the apps the change can
+// affect), all, or names separated by commas; the repository is the
+// workflow's.
+func (r *run) appsOptions() verify.AppsOptions {
+	var ao verify.AppsOptions
+	if g := r.ghc; g != nil && g.ServerURL != "" && g.Repository != "" {
+		ao.RepoURLs = []string{strings.TrimSuffix(g.ServerURL, "/") + "/" + g.Repository}
+	}
+	switch r.in.Apps {
+	case "auto":
+	case "all":
+		ao.All = true
+	default:
+		for _, n := range strings.Split(r.in.Apps, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				ao.Names = append(ao.Names, n)
+			}
+		}
+	}
+	return ao
 }
 
 // links are the blob URL prefixes of the two sides' commits, so that the

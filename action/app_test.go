@@ -1,6 +1,7 @@
 package action
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,4 +70,44 @@ func maps(e env) env {
 		out[k] = v
 	}
 	return out
+}
+
+// The apps input verifies several apps with one report (verify.RunApps):
+// auto, all, or a matrix job's names; never with app or path.
+func TestActionAppsInput(t *testing.T) {
+	for _, tc := range []struct {
+		apps string
+		want verify.AppsOptions
+	}{
+		{"auto", verify.AppsOptions{}},
+		{"all", verify.AppsOptions{All: true}},
+		{"web-dev, web-prod", verify.AppsOptions{Names: []string{"web-dev", "web-prod"}}},
+	} {
+		t.Run(tc.apps, func(t *testing.T) {
+			e := newEnv(t, nil)
+			base, head := gitWorkspace(t, e)
+			e[inputEnv(InputBase)], e[inputEnv(InputHead)] = base, head
+			e[inputEnv(InputPath)], e[inputEnv(InputApps)] = ".", tc.apps
+			e[inputEnv(InputComment)], e[inputEnv(InputUploadSarif)] = "false", "false"
+			e["GITHUB_REPOSITORY"], e["GITHUB_SERVER_URL"] = "Codertocat/Hello-World", "https://github.com"
+			var got *verify.AppsOptions
+			fv := &fakeVerify{rep: sampleReport()}
+			res := runAction(t, e, fv, func(d *Deps) {
+				d.VerifyApps = func(ctx context.Context, o verify.Options, ao verify.AppsOptions) (*verify.Result, error) {
+					got = &ao
+					return fv.run(ctx, o)
+				}
+			})
+			require.Equal(t, ExitFail, res.code, res.stderr)
+			require.NotNil(t, got, "the apps input runs verify.RunApps")
+			tc.want.RepoURLs = []string{"https://github.com/Codertocat/Hello-World"}
+			assert.Equal(t, tc.want, *got)
+		})
+	}
+	e := newEnv(t, nil)
+	gitWorkspace(t, e)
+	e[inputEnv(InputApps)], e[inputEnv(InputApp)] = "auto", "web"
+	res := runAction(t, e, &fakeVerify{rep: sampleReport()})
+	assert.Equal(t, ExitBadInput, res.code)
+	assert.Contains(t, res.stderr+res.stdout, "inputs app and apps are both set")
 }

@@ -21,6 +21,7 @@ import (
 const (
 	InputPath               = "path"
 	InputApp                = "app"
+	InputApps               = "apps"
 	InputBase               = "base"
 	InputHead               = "head"
 	InputBaseDir            = "base-dir"
@@ -85,7 +86,10 @@ type Inputs struct {
 	Path string
 	// App is the Argo CD app to verify (verify.AppOptions): its
 	// Application gives the path and render settings.
-	App  string
+	App string
+	// Apps verifies several apps with one report (verify.RunApps):
+	// "auto", "all" or names separated by commas.
+	Apps string
 	Base string // a revision; empty: from the event
 	Head string // a revision; empty: from the event
 	// BaseDir and HeadDir are directories in place of the revisions.
@@ -146,6 +150,7 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 	in := Inputs{
 		Path:        raw[InputPath],
 		App:         strings.TrimSpace(raw[InputApp]),
+		Apps:        strings.TrimSpace(raw[InputApps]),
 		Base:        raw[InputBase],
 		Head:        raw[InputHead],
 		BaseDir:     raw[InputBaseDir],
@@ -165,14 +170,21 @@ func readInputs(gha *githubactions.Action) (Inputs, error) {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Sprintf("input %s: ", name)+fmt.Sprintf(format, args...))
 	}
-	if in.App != "" {
+	if in.App != "" && in.Apps != "" {
+		errs = append(errs, "inputs app and apps are both set: give one app, or several")
+	}
+	if in.App != "" || in.Apps != "" {
+		which := InputApp
+		if in.Apps != "" {
+			which = InputApps
+		}
 		if in.Path != "" && in.Path != "." {
-			errs = append(errs, "inputs app and path are both set: the app's Application gives its path")
+			errs = append(errs, fmt.Sprintf("inputs %s and path are both set: the apps' Applications give their paths", which))
 		}
 		for _, name := range renderInputs {
 			// recurse's default is "false": only true is set.
 			if v := raw[name]; v != "" && !(name == InputRecurse && v == "false") {
-				errs = append(errs, fmt.Sprintf("inputs app and %s are both set: the app's Application gives its render settings", name))
+				errs = append(errs, fmt.Sprintf("inputs %s and %s are both set: the apps' Applications give their render settings", which, name))
 			}
 		}
 	}
@@ -302,7 +314,7 @@ func lines(v string) []string {
 
 // inputNames is every input readInputs reads, in action.yml's order.
 var inputNames = []string{
-	InputPath, InputApp, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
+	InputPath, InputApp, InputApps, InputBase, InputHead, InputBaseDir, InputHeadDir, InputConfig, InputShadow, InputKubeconfig, InputShadowTimeout,
 	InputFailOn, InputSarifFile, InputReportJSON, InputUploadSarif, InputUploadWait, InputReportOnly,
 	InputComment, InputCommentMode, InputCommentAuthor, InputToken, InputCategory, InputAllowUntrustedHead,
 	InputValues, InputSet, InputSetJSON, InputSetString, InputSetFile, InputSetLiteral, InputReleaseName, InputNamespace, InputKubeVersion,

@@ -39,6 +39,7 @@ upload that GitHub refuses to a fork's read-only token does not change it.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			code := action.Run(c.Context(), action.Deps{
 				Verify:      verify.Run,
+				VerifyApps:  verify.RunApps,
 				Scanners:    actionScanners,
 				RestConfig:  actionRestConfig,
 				ToolVersion: version,

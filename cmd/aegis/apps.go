@@ -23,6 +23,7 @@ func newAppsCommand(stdout, stderr io.Writer) *cobra.Command {
 		repoURLs         []string
 		maxApps          int
 		changed, explain bool
+		ghOutput         bool
 		base, head       verify.Source
 	)
 	c := &cobra.Command{
@@ -54,8 +55,13 @@ in GitHub Actions).`,
   aegis apps --changed --base origin/main --head HEAD --explain`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return &usageError{err: fmt.Errorf("--output %q: want text or json", output)}
+			switch output {
+			case "text", "json", "github-matrix":
+			default:
+				return &usageError{err: fmt.Errorf("--output %q: want text, json or github-matrix", output)}
+			}
+			if ghOutput && output != "github-matrix" {
+				return &usageError{err: fmt.Errorf("--github-output goes with -o github-matrix")}
 			}
 			if len(repoURLs) == 0 {
 				repoURLs = defaultRepoURLs(c.Context())
@@ -73,7 +79,7 @@ in GitHub Actions).`,
 						return err
 					}
 				}
-				return runAppsChanged(c.Context(), stdout, base, head, opts, output, explain)
+				return runAppsChanged(c.Context(), stdout, base, head, opts, output, explain, ghOutput)
 			}
 			if base != (verify.Source{}) || head != (verify.Source{}) || explain {
 				return &usageError{err: fmt.Errorf("--base, --head and --explain go with --changed")}
@@ -91,10 +97,19 @@ in GitHub Actions).`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			switch output {
+			case "json":
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
+			case "github-matrix":
+				var names []string
+				for _, a := range res.Apps {
+					if a.Unverifiable == "" {
+						names = append(names, a.Name)
+					}
+				}
+				return writeMatrix(stdout, names, ghOutput)
 			}
 			return printApps(stdout, res)
 		},
@@ -104,7 +119,8 @@ in GitHub Actions).`,
 	fl.StringVar(&dir, "dir", "", "a directory to read instead of a revision")
 	fl.StringSliceVar(&repoURLs, "repo-url", nil, "a URL that names this repository in the manifests (repeatable)")
 	fl.IntVar(&maxApps, "max-apps", apps.DefaultMaxApps, "refuse a repository with more apps than this (a runaway generator)")
-	fl.StringVarP(&output, "output", "o", "text", "text|json")
+	fl.StringVarP(&output, "output", "o", "text", "text|json|github-matrix (a GitHub Actions matrix: a job per app, sharded into at most 256 jobs)")
+	fl.BoolVar(&ghOutput, "github-output", false, "with -o github-matrix: write the step outputs matrix and count to $GITHUB_OUTPUT instead of stdout")
 	fl.BoolVar(&changed, "changed", false, "list the apps the change from --base to --head can affect")
 	fl.BoolVar(&explain, "explain", false, "with --changed: say why each app was selected")
 	fl.StringVar(&base.Revision, "base", "", "with --changed: the base revision")
@@ -115,7 +131,7 @@ in GitHub Actions).`,
 }
 
 // runAppsChanged selects the apps a change can affect.
-func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Source, opts apps.Options, output string, explain bool) error {
+func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Source, opts apps.Options, output string, explain, ghOutput bool) error {
 	var trees [2]string
 	var results [2]*apps.Result
 	for i, s := range []struct {
@@ -137,10 +153,17 @@ func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Sou
 		return err
 	}
 	sel := apps.Affected(os.DirFS(trees[0]), os.DirFS(trees[1]), results[0], results[1], files)
-	if output == "json" {
+	switch output {
+	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(sel)
+	case "github-matrix":
+		names := make([]string, len(sel.Apps))
+		for i, a := range sel.Apps {
+			names[i] = a.Name
+		}
+		return writeMatrix(stdout, names, ghOutput)
 	}
 	for _, a := range sel.Apps {
 		if !explain {
@@ -156,6 +179,63 @@ func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Sou
 		fmt.Fprintf(stdout, "ignored (no app reads them): %s\n", strings.Join(sel.Ignored, ", "))
 	}
 	return nil
+}
+
+// maxMatrixJobs is GitHub Actions' limit on the jobs of one matrix.
+const maxMatrixJobs = 256
+
+// matrixJob is one job of the matrix: the apps it verifies (the Action's
+// apps input takes them as they are) and a name for the job and its
+// comment's category.
+type matrixJob struct {
+	Name string `json:"name"`
+	Apps string `json:"apps"`
+}
+
+// writeMatrix writes a GitHub Actions matrix of the apps: a job per app,
+// or up to 256 jobs sharing them when there are more. With toFile, it
+// appends the outputs matrix and count to $GITHUB_OUTPUT.
+func writeMatrix(stdout io.Writer, names []string, toFile bool) error {
+	jobs := make([]matrixJob, 0, min(len(names), maxMatrixJobs))
+	if len(names) <= maxMatrixJobs {
+		for _, n := range names {
+			jobs = append(jobs, matrixJob{Name: n, Apps: n})
+		}
+	} else {
+		shards := make([][]string, maxMatrixJobs)
+		for i, n := range names {
+			shards[i%maxMatrixJobs] = append(shards[i%maxMatrixJobs], n)
+		}
+		for i, sh := range shards {
+			jobs = append(jobs, matrixJob{Name: fmt.Sprintf("shard-%d-of-%d", i+1, maxMatrixJobs), Apps: strings.Join(sh, ",")})
+		}
+	}
+	data, err := json.Marshal(map[string][]matrixJob{"include": jobs})
+	if err != nil {
+		return err
+	}
+	if !toFile {
+		_, err = fmt.Fprintf(stdout, "%s\n", data)
+		return err
+	}
+	path := os.Getenv("GITHUB_OUTPUT")
+	if path == "" {
+		return &usageError{err: fmt.Errorf("--github-output: $GITHUB_OUTPUT is not set (outside GitHub Actions, print the matrix to stdout)")}
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	// JSON holds no newline: one line per output.
+	if _, err := fmt.Fprintf(f, "matrix=%s\ncount=%d\n", data, len(jobs)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%d apps in %d jobs\n", len(names), len(jobs))
+	return err
 }
 
 // defaultRepoURLs are the URLs this repository is known by: the git

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +53,10 @@ spec:
 	assert.Equal(t, "vendor", got.Apps[1].Name)
 	assert.Contains(t, got.Apps[1].Unverifiable, "another repository")
 
+	matrix := runBinary(t, "apps", "--dir", repo, "--repo-url", "https://github.com/acme/gitops", "-o", "github-matrix")
+	require.Equal(t, 0, matrix.code, matrix.stderr)
+	assert.Equal(t, `{"include":[{"name":"api","apps":"api"},{"name":"web","apps":"web"}]}`+"\n", matrix.stdout, "verifiable apps only")
+
 	text := runBinary(t, "apps", "--dir", repo, "--repo-url", "https://github.com/acme/gitops")
 	require.Equal(t, 0, text.code, text.stderr)
 	assert.Regexp(t, `(?m)^web\s+apps/web\s+argocd/appset.yaml:1\s+ApplicationSet apps, generator 0 \(git directories\)$`, text.stdout)
@@ -76,6 +81,14 @@ spec:
 	assert.Equal(t, "web\n  apps/web/kustomization.yaml changed (the app's source directory)\nignored (no app reads them): docs/notes.md\n", ch.stdout)
 	names := runBinaryIn(t, repo, "apps", "--changed", "--base", "HEAD~1", "--head", "HEAD", "--repo-url", "https://github.com/acme/gitops")
 	assert.Equal(t, "web\n", names.stdout)
+	ghOut := filepath.Join(t.TempDir(), "output")
+	require.NoError(t, os.WriteFile(ghOut, nil, 0o644))
+	gh := runCommand(t, repo, []string{"GITHUB_OUTPUT=" + ghOut}, "apps", "--changed", "--base", "HEAD~1", "--head", "HEAD",
+		"--repo-url", "https://github.com/acme/gitops", "-o", "github-matrix", "--github-output")
+	require.Equal(t, 0, gh.code, gh.stderr)
+	outputs, err := os.ReadFile(ghOut)
+	require.NoError(t, err)
+	assert.Equal(t, `matrix={"include":[{"name":"web","apps":"web"}]}`+"\ncount=1\n", string(outputs))
 	bad := runBinaryIn(t, repo, "apps", "--explain", "--dir", ".")
 	assert.Equal(t, exitBadInput, bad.code, "--explain without --changed")
 
@@ -299,4 +312,29 @@ func TestVerifyApps(t *testing.T) {
 
 	bad := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--apps", "auto", "--app", "x")
 	assert.Equal(t, exitBadInput, bad.code)
+}
+
+// More apps than a matrix may have jobs: 256 jobs share them, each app in
+// exactly one.
+func TestWriteMatrixShards(t *testing.T) {
+	var names []string
+	for i := range 600 {
+		names = append(names, fmt.Sprintf("app-%03d", i))
+	}
+	var out strings.Builder
+	require.NoError(t, writeMatrix(&out, names, false))
+	var m struct{ Include []matrixJob }
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &m))
+	require.Len(t, m.Include, 256)
+	seen := map[string]int{}
+	for _, j := range m.Include {
+		for _, a := range strings.Split(j.Apps, ",") {
+			seen[a]++
+		}
+	}
+	assert.Len(t, seen, 600)
+	for a, n := range seen {
+		assert.Equal(t, 1, n, a)
+	}
+	assert.Equal(t, "shard-1-of-256", m.Include[0].Name)
 }
