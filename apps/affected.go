@@ -107,9 +107,7 @@ func index(r *Result) map[string]App {
 		return out
 	}
 	for _, a := range r.Apps {
-		if a.Unverifiable == "" {
-			out[a.Name] = a
-		}
+		out[a.Name] = a // an unverifiable app is selected too: the caller decides
 	}
 	return out
 }

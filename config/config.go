@@ -37,9 +37,21 @@ type Config struct {
 	Waivers    []Waiver                   `yaml:"waivers"`
 	Render     Render                     `yaml:"render"`
 	Helm       Helm                       `yaml:"helm"`
+	Apps       Apps                       `yaml:"apps"`
 
 	// Path is the file the config was read from ("" for defaults).
 	Path string `yaml:"-"`
+}
+
+// Apps governs runs over several Argo CD apps (aegis verify --apps).
+type Apps struct {
+	// MaxApps refuses a repository with more apps than this (default
+	// 1,000): a generator yielding far more than intended.
+	MaxApps int `yaml:"maxApps"`
+	// AllowUnverifiable lets a run go on when it selects apps aegis cannot
+	// verify from the repository (a source elsewhere, a generator that
+	// reads a cluster): each is then a reason in the report, not an error.
+	AllowUnverifiable bool `yaml:"allowUnverifiable"`
 }
 
 // FailOn decides which findings fail the gate.
@@ -339,6 +351,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.FailOn.Severity != "" && !validSeverity(c.FailOn.Severity) {
 		return &Error{Path: c.Path, Line: at("failOn", "severity"), Msg: fmt.Sprintf("unknown severity %q (want critical, high, medium, low or info)", c.FailOn.Severity)}
+	}
+	if c.Apps.MaxApps < 0 || c.Apps.MaxApps > 100_000 {
+		return &Error{Path: c.Path, Line: at("apps", "maxApps"), Msg: fmt.Sprintf("apps.maxApps %d: want 1 to 100000 (0: the default, 1000)", c.Apps.MaxApps)}
 	}
 	// In the file's order, so that the first problem reported is always
 	// the first in the file.

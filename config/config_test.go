@@ -267,3 +267,15 @@ func TestQuantity(t *testing.T) {
 		assert.Equal(t, want, FormatQuantity(n))
 	}
 }
+
+func TestAppsSettings(t *testing.T) {
+	c, err := Parse(".aegis.yaml", []byte("apiVersion: aegis.dev/v1alpha1\nkind: Config\napps:\n  maxApps: 50\n  allowUnverifiable: true\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 50, c.Apps.MaxApps)
+	assert.True(t, c.Apps.AllowUnverifiable)
+	_, err = Parse(".aegis.yaml", []byte("apiVersion: aegis.dev/v1alpha1\nkind: Config\napps:\n  maxApps: -1\n"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), ".aegis.yaml:4")
+	_, err = Parse(".aegis.yaml", []byte("apiVersion: aegis.dev/v1alpha1\nkind: Config\napps:\n  maxapps: 3\n"))
+	require.Error(t, err, "an unknown key")
+}

@@ -12,7 +12,8 @@
 #     cache (hack/imagebench; skipped without a Trivy binary);
 #  4. the shadow overhead on the local control plane (hack/shadowbench;
 #     skipped when no cluster is up: this script never starts or stops one);
-#  5. the Go benchmarks, and the Argo CD generate benchmark when
+#  5. the Go benchmarks (apps: discovery and selection at 20, 200 and 2,000
+#     apps), and the Argo CD generate benchmark when
 #     ./plugin/ has BenchmarkGenerate.
 #
 # Usage: hack/bench.sh [RESOURCES]   (default 1000)
@@ -255,7 +256,7 @@ median_bench() {
 # 5. Go benchmarks (the krusty comparison has a section of its own, 5b).
 krusty_benches='^(BenchmarkKrustyAlone|BenchmarkKrustyOrigins|BenchmarkRenderKustomizeTrees)$'
 echo "== go test -bench"
-go test -run '^$' -bench . -skip "$krusty_benches" -benchmem -count "$bench_count" ./report/ ./sarif/ ./scanners/posture/ ./render/ ./manifest/ >"$results/gobench.raw" 2>&1 ||
+go test -run '^$' -bench . -skip "$krusty_benches" -benchmem -count "$bench_count" ./report/ ./sarif/ ./scanners/posture/ ./render/ ./manifest/ ./apps/ >"$results/gobench.raw" 2>&1 ||
   failures+=("go benchmarks")
 grep -E '^(Benchmark|ok|FAIL|---)' "$results/gobench.raw" || true
 median_bench "$results/gobench.raw" >"$results/gobench.txt"

@@ -55,7 +55,11 @@ func RunApps(ctx context.Context, opts Options, ao AppsOptions) (*Result, error)
 		}
 		defer done()
 		trees[i] = root
-		if found[i], err = apps.Discover(os.DirFS(root), apps.Options{RepoURLs: ao.RepoURLs}); err != nil {
+		maxApps := 0
+		if opts.Config != nil {
+			maxApps = opts.Config.Apps.MaxApps
+		}
+		if found[i], err = apps.Discover(os.DirFS(root), apps.Options{RepoURLs: ao.RepoURLs, MaxApps: maxApps}); err != nil {
 			return nil, fmt.Errorf("%s: %w", side.name, err)
 		}
 	}
@@ -66,12 +70,44 @@ func RunApps(ctx context.Context, opts Options, ao AppsOptions) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	names, skipped, err := dropUnverifiable(opts, names, found)
+	if err != nil {
+		return nil, err
+	}
 	opts.Progress("%d apps to verify: %s", len(names), strings.Join(names, ", "))
 	reports, paths, err := runEach(ctx, opts, ao, trees, found, names)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Report: mergeApps(opts, names, paths, why, reports)}, nil
+	m := mergeApps(opts, names, paths, why, reports)
+	if len(skipped) > 0 {
+		m.Reasons = append(m.Reasons[:1], append(skipped, m.Reasons[1:]...)...)
+	}
+	return &Result{Report: m}, nil
+}
+
+// dropUnverifiable takes out of names the apps aegis cannot verify from
+// the repository (their source elsewhere): an error, unless the trusted
+// policy allows them (apps.allowUnverifiable), when each becomes a reason.
+func dropUnverifiable(opts Options, names []string, found [2]*apps.Result) ([]string, []string, error) {
+	var keep, skipped, refused []string
+	for _, n := range names {
+		a, ok := found[1].Find(n)
+		if !ok {
+			a, _ = found[0].Find(n)
+		}
+		if a.Unverifiable == "" {
+			keep = append(keep, n)
+			continue
+		}
+		skipped = append(skipped, fmt.Sprintf("app %s was not verified: %s (apps.allowUnverifiable).", n, a.Unverifiable))
+		refused = append(refused, fmt.Sprintf("%s (%s: %s)", n, a.Origin, a.Unverifiable))
+	}
+	if len(refused) > 0 && (opts.Config == nil || !opts.Config.Apps.AllowUnverifiable) {
+		return nil, nil, &InputError{Msg: fmt.Sprintf("the change affects apps aegis cannot verify from this repository: %s; "+
+			"a run never passes an app it did not verify: set apps.allowUnverifiable: true in the policy to go on without them", strings.Join(refused, "; "))}
+	}
+	return keep, skipped, nil
 }
 
 // selectApps are the names to verify, with why each was selected.

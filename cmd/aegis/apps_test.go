@@ -312,6 +312,22 @@ func TestVerifyApps(t *testing.T) {
 
 	bad := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--apps", "auto", "--app", "x")
 	assert.Equal(t, exitBadInput, bad.code)
+
+	// An app from another repository that the change touches: exit 2,
+	// unless the base's policy allows it, and then a reason says so.
+	writeFiles(t, repo, map[string]string{"argocd/vendor.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: vendor}\nspec: {source: {repoURL: https://github.com/vendor/x, path: deploy}}\n"})
+	git("add", "-A")
+	git("commit", "-qm", "vendor app")
+	refused := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--apps", "auto", "--repo-url", url)
+	assert.Equal(t, exitBadInput, refused.code, refused.stderr)
+	assert.Contains(t, refused.stderr, "the change affects apps aegis cannot verify from this repository: vendor")
+	writeFiles(t, repo, map[string]string{".aegis.yaml": "apiVersion: aegis.dev/v1alpha1\nkind: Config\napps: {allowUnverifiable: true}\nscanners:\n  trivy: {enabled: false}\n  trivy-image: {enabled: false}\n"})
+	git("commit", "-qam", "policy allows unverifiable apps")
+	writeFiles(t, repo, map[string]string{"argocd/vendor.yaml": "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: vendor}\nspec: {source: {repoURL: https://github.com/vendor/x, path: deploy2}}\n"})
+	git("commit", "-qam", "vendor app moves")
+	allowed := runBinaryIn(t, repo, "verify", "--base", "HEAD~1", "--head", "HEAD", "--apps", "auto", "--repo-url", url, "-o", "json")
+	require.Equal(t, 0, allowed.code, allowed.stderr)
+	assert.Contains(t, allowed.stdout, "app vendor was not verified: its source https://github.com/vendor/x is another repository (apps.allowUnverifiable).")
 }
 
 // More apps than a matrix may have jobs: 256 jobs share them, each app in
