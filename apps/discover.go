@@ -95,7 +95,8 @@ type discoverer struct {
 func (d *discoverer) file(p string) error {
 	data, err := fs.ReadFile(d.repo, p)
 	if err != nil {
-		return err
+		// A symlink that leaves the tree, a dangling one: the change's.
+		return manifest.Errorf(p, 0, "cannot read it: %v", err)
 	}
 	// Most files of a repository are not Argo CD's: skip them unread.
 	if !bytes.Contains(data, []byte("argoproj.io")) {

@@ -63,6 +63,22 @@ func (a App) RenderOptions(tmpDir string) (string, render.Options, error) {
 		}
 	}
 	dir := path.Clean(src.Path)
+	// The Application is the pull request's: every path it names must be
+	// a file of the repository. An absolute path or one that climbs out
+	// would make aegis read the runner's own files (and print what a chart
+	// templates from them) instead of the change's.
+	inRepo := func(what, p string) error {
+		if p == "" || path.IsAbs(p) || filepath.IsAbs(p) || strings.Contains(p, "\\") {
+			return manifest.Errorf(a.Origin.Path, a.Origin.Line, "app %s: %s %q is not a path in the repository", a.Name, what, p)
+		}
+		if c := path.Clean(p); c == ".." || strings.HasPrefix(c, "../") {
+			return manifest.Errorf(a.Origin.Path, a.Origin.Line, "app %s: %s %q leaves the repository", a.Name, what, p)
+		}
+		return nil
+	}
+	if err := inRepo("source path", src.Path); err != nil {
+		return "", render.Options{}, err
+	}
 	// Argo CD's defaults: the app's name as the release name, the
 	// destination's namespace as the release namespace.
 	opts := render.Options{ReleaseName: a.Name, Namespace: a.Destination.Namespace}
@@ -86,6 +102,9 @@ func (a App) RenderOptions(tmpDir string) (string, render.Options, error) {
 				}
 				vf = filepath.ToSlash(rel)
 			}
+			if err := inRepo("values file", path.Join(dir, vf)); err != nil || path.IsAbs(vf) {
+				return fail("values file %q is not a file of the repository", vf)
+			}
 			opts.ValuesFiles = append(opts.ValuesFiles, vf)
 		}
 		for _, p := range h.Parameters {
@@ -97,6 +116,9 @@ func (a App) RenderOptions(tmpDir string) (string, render.Options, error) {
 			}
 		}
 		for _, p := range h.FileParams {
+			if err := inRepo("file parameter", path.Join(dir, p.Path)); err != nil || path.IsAbs(p.Path) {
+				return fail("file parameter %s: %q is not a file of the repository", p.Name, p.Path)
+			}
 			opts.SetFile = append(opts.SetFile, p.Name+"="+p.Path)
 		}
 		inline := h.ValuesObject
@@ -127,6 +149,11 @@ func (a App) RenderOptions(tmpDir string) (string, render.Options, error) {
 	if d := src.Directory; d != nil {
 		opts.Recurse, opts.Include, opts.Exclude = d.Recurse, d.Include, d.Exclude
 		if d.Jsonnet != nil {
+			for _, lib := range d.Jsonnet.Libs {
+				if err := inRepo("Jsonnet library", lib); err != nil {
+					return "", render.Options{}, err
+				}
+			}
 			opts.Jsonnet = *d.Jsonnet
 		}
 	}

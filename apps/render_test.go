@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/kube-sentient/aegis/render"
 )
 
 func TestRenderOptions(t *testing.T) {
@@ -41,6 +43,14 @@ func TestRenderOptions(t *testing.T) {
 		{App{Name: "v", Unverifiable: "its source x is another repository"}, "cannot be verified from this repository"},
 		{App{Name: "r", Sources: []Source{{RepoURL: repoURL, Path: "a", Helm: &Helm{ValueFiles: []string{"$nope/x.yaml"}}}}}, "names $nope, which no source of the app defines"},
 		{App{Name: "p", Sources: []Source{{RepoURL: repoURL, Path: "a", Plugin: &Plugin{Name: "cmp"}}}}, "config management plugin"},
+		// The Application is the pull request's: nothing outside the
+		// repository may be read through it.
+		{App{Name: "abs", Sources: []Source{{RepoURL: repoURL, Path: "a", Helm: &Helm{ValueFiles: []string{"/home/runner/.docker/config.json"}}}}}, "is not a file of the repository"},
+		{App{Name: "up", Sources: []Source{{RepoURL: repoURL, Path: "a", Helm: &Helm{ValueFiles: []string{"../../../etc/passwd"}}}}}, "is not a file of the repository"},
+		{App{Name: "fp", Sources: []Source{{RepoURL: repoURL, Path: "a", Helm: &Helm{FileParams: []HelmFileParam{{Name: "k", Path: "/etc/shadow"}}}}}}, "is not a file of the repository"},
+		{App{Name: "src", Sources: []Source{{RepoURL: repoURL, Path: "../outside"}}}, "leaves the repository"},
+		{App{Name: "srcabs", Sources: []Source{{RepoURL: repoURL, Path: "/etc"}}}, "is not a path in the repository"},
+		{App{Name: "lib", Sources: []Source{{RepoURL: repoURL, Path: "a", Directory: &Directory{Jsonnet: &render.JsonnetConfig{Libs: []string{"/usr/share"}}}}}}, "is not a path in the repository"},
 	} {
 		tc.app.Origin.Path, tc.app.Origin.Line = "argocd/x.yaml", 3
 		_, _, err := tc.app.RenderOptions(t.TempDir())

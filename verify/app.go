@@ -3,11 +3,24 @@ package verify
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/kube-sentient/aegis/apps"
 	"github.com/kube-sentient/aegis/manifest"
 )
+
+// TreeFS is a checked-out tree as a file system that cannot leave it: a
+// symlink in a pull request that points outside (at the runner's
+// credentials, say) is an error when read, never the target's content
+// (os.Root). Discovery and selection read the tree through it.
+func TreeFS(dir string) (fs.FS, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return root.FS(), nil
+}
 
 // AppOptions sets opts' path and render options to those of the Argo CD
 // app named name, each side from its own Application (apps.Discover over
@@ -36,7 +49,12 @@ func AppOptions(ctx context.Context, opts *Options, name string, repoURLs []stri
 		if err != nil {
 			return fail(err)
 		}
-		res, err := apps.Discover(os.DirFS(root), apps.Options{RepoURLs: repoURLs})
+		tree, err := TreeFS(root)
+		if err != nil {
+			done()
+			return fail(err)
+		}
+		res, err := apps.Discover(tree, apps.Options{RepoURLs: repoURLs})
 		done()
 		if err != nil {
 			return fail(fmt.Errorf("%s: %w", side.name, err))
@@ -45,29 +63,39 @@ func AppOptions(ctx context.Context, opts *Options, name string, repoURLs []stri
 			found[i] = &a
 		}
 	}
-	base, head := found[0], found[1]
+	base, head, err := applyApp(opts, name, found[0], found[1], tmp)
+	if err != nil {
+		return fail(err)
+	}
+	if progress != nil {
+		progress("app %s: %s on the head (%s), %s on the base (%s)", name, opts.Path, head.Origin, opts.BasePath, base.Origin)
+	}
+	return cleanup, nil
+}
+
+// applyApp sets opts' paths and render options from the app's Application
+// on each side (base or head nil where the side has no such app: an app
+// the change adds renders nothing on the base, one it removes nothing on
+// the head). Inline Helm values are written under tmp.
+func applyApp(opts *Options, name string, base, head *apps.App, tmp string) (*apps.App, *apps.App, error) {
 	switch {
 	case base == nil && head == nil:
-		return fail(&InputError{Msg: fmt.Sprintf("app %s: no Application of that name on the base or the head (aegis apps lists them)", name)})
+		return nil, nil, &InputError{Msg: fmt.Sprintf("app %s: no Application of that name on the base or the head (aegis apps lists them)", name)}
 	case base == nil:
-		base = head // added: the base has nothing at its path
+		base = head
 	case head == nil:
-		head = base // removed: the head has nothing at its path
+		head = base
 	}
 	path, ropts, err := head.RenderOptions(tmp)
 	if err != nil {
-		return fail(err)
+		return nil, nil, err
 	}
 	bpath, bopts, err := base.RenderOptions(tmp)
 	if err != nil {
-		return fail(err)
+		return nil, nil, err
 	}
-	ropts.AllowRemoteBases = opts.Render.AllowRemoteBases
-	bopts.AllowRemoteBases = opts.Render.AllowRemoteBases
+	ropts.AllowRemoteBases, bopts.AllowRemoteBases = opts.Render.AllowRemoteBases, opts.Render.AllowRemoteBases
 	opts.Path, opts.Render = path, ropts
 	opts.BasePath, opts.BaseRender = bpath, &bopts
-	if progress != nil {
-		progress("app %s: %s on the head (%s), %s on the base (%s)", name, path, head.Origin, bpath, base.Origin)
-	}
-	return cleanup, nil
+	return base, head, nil
 }

@@ -44,6 +44,7 @@ type AppsOptions struct {
 func RunApps(ctx context.Context, opts Options, ao AppsOptions) (*Result, error) {
 	opts = withDefaults(opts)
 	var trees [2]string
+	var fsys [2]fs.FS
 	var found [2]*apps.Result
 	for i, side := range []struct {
 		name string
@@ -59,14 +60,17 @@ func RunApps(ctx context.Context, opts Options, ao AppsOptions) (*Result, error)
 		if opts.Config != nil {
 			maxApps = opts.Config.Apps.MaxApps
 		}
-		if found[i], err = apps.Discover(os.DirFS(root), apps.Options{RepoURLs: ao.RepoURLs, MaxApps: maxApps}); err != nil {
+		if fsys[i], err = TreeFS(root); err != nil {
+			return nil, err
+		}
+		if found[i], err = apps.Discover(fsys[i], apps.Options{RepoURLs: ao.RepoURLs, MaxApps: maxApps}); err != nil {
 			return nil, fmt.Errorf("%s: %w", side.name, err)
 		}
 	}
 	if len(found[0].Apps) == 0 && len(found[1].Apps) == 0 {
 		return nil, &InputError{Msg: "no Argo CD Application or ApplicationSet app on the base or the head: give PATH to verify one directory"}
 	}
-	names, why, err := selectApps(ctx, opts, ao, trees, found)
+	names, why, err := selectApps(ctx, opts, ao, trees, fsys, found)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ func dropUnverifiable(opts Options, names []string, found [2]*apps.Result) ([]st
 }
 
 // selectApps are the names to verify, with why each was selected.
-func selectApps(ctx context.Context, opts Options, ao AppsOptions, trees [2]string, found [2]*apps.Result) ([]string, map[string][]string, error) {
+func selectApps(ctx context.Context, opts Options, ao AppsOptions, trees [2]string, fsys [2]fs.FS, found [2]*apps.Result) ([]string, map[string][]string, error) {
 	why := map[string][]string{}
 	var names []string
 	switch {
@@ -134,7 +138,7 @@ func selectApps(ctx context.Context, opts Options, ao AppsOptions, trees [2]stri
 		if err != nil {
 			return nil, nil, err
 		}
-		sel := apps.Affected(os.DirFS(trees[0]), os.DirFS(trees[1]), found[0], found[1], changed)
+		sel := apps.Affected(fsys[0], fsys[1], found[0], found[1], changed)
 		for _, a := range sel.Apps {
 			names = append(names, a.Name)
 			why[a.Name] = a.Why
@@ -191,32 +195,21 @@ func runEach(ctx context.Context, opts Options, ao AppsOptions, trees [2]string,
 // appRunOptions are one app's options: the shared trees as directories,
 // the app's path and render settings from each side's own Application.
 func appRunOptions(opts Options, trees [2]string, found [2]*apps.Result, name string, i int, tmp string) (Options, error) {
-	base, okb := found[0].Find(name)
-	head, okh := found[1].Find(name)
-	switch {
-	case !okb && !okh:
-		return opts, &InputError{Msg: fmt.Sprintf("no Application named %s on the base or the head (aegis apps lists them)", name)}
-	case !okb:
-		base = head
-	case !okh:
-		head = base
+	var sides [2]*apps.App
+	for k, r := range found {
+		if a, ok := r.Find(name); ok {
+			sides[k] = &a
+		}
 	}
 	dir, err := os.MkdirTemp(tmp, "app-")
 	if err != nil {
 		return opts, err
 	}
-	path, ropts, err := head.RenderOptions(dir)
-	if err != nil {
-		return opts, err
-	}
-	bpath, bopts, err := base.RenderOptions(dir)
-	if err != nil {
-		return opts, err
-	}
-	ropts.AllowRemoteBases, bopts.AllowRemoteBases = opts.Render.AllowRemoteBases, opts.Render.AllowRemoteBases
 	o := opts
+	if _, _, err := applyApp(&o, name, sides[0], sides[1], dir); err != nil {
+		return opts, err
+	}
 	o.Base, o.Head = Source{Dir: trees[0]}, Source{Dir: trees[1]}
-	o.Path, o.Render, o.BasePath, o.BaseRender = path, ropts, bpath, &bopts
 	if o.ShadowOptions.RunID != "" {
 		o.ShadowOptions.RunID = fmt.Sprintf("%s-%d", o.ShadowOptions.RunID, i)
 	}

@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,4 +40,37 @@ func TestWorse(t *testing.T) {
 	assert.Equal(t, report.Error, worse(report.Fail, report.Error))
 	assert.Equal(t, report.Fail, worse(report.Fail, report.Pass))
 	assert.Equal(t, report.Error, worse(report.Pass, "bogus"))
+}
+
+// A symlink of the pull request that leaves the tree is an error at its
+// file, never the target's content: not as a manifest, not as a git files
+// generator's parameters (which become app names in the output).
+func TestTreeFSRefusesEscapingSymlinks(t *testing.T) {
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.json"), []byte(`{"env": "s3cr3t-token"}`), 0o644))
+	for _, tc := range []struct{ link, other string }{
+		{"argocd/app.yaml", ""},
+		{"envs/prod/config.json", "argocd/appset.yaml"},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(tc.link)), 0o755))
+		require.NoError(t, os.Symlink(filepath.Join(outside, "secret.json"), filepath.Join(dir, tc.link)))
+		if tc.other != "" {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "argocd"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, tc.other), []byte(`apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: s}
+spec:
+  generators: [{git: {repoURL: https://github.com/a/b, files: [{path: "envs/*/config.json"}]}}]
+  template: {metadata: {name: '{{env}}'}, spec: {source: {repoURL: https://github.com/a/b, path: x}}}
+`), 0o644))
+		}
+		tree, err := TreeFS(dir)
+		require.NoError(t, err)
+		res, err := apps.Discover(tree, apps.Options{RepoURLs: []string{"https://github.com/a/b"}})
+		require.Error(t, err, tc.link)
+		assert.Nil(t, res)
+		assert.True(t, IsBadInput(err), "%v", err)
+		assert.NotContains(t, err.Error(), "s3cr3t")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -93,7 +94,11 @@ in GitHub Actions).`,
 				return err
 			}
 			defer cleanup()
-			res, err := apps.Discover(os.DirFS(root), opts)
+			tree, err := verify.TreeFS(root)
+			if err != nil {
+				return err
+			}
+			res, err := apps.Discover(tree, opts)
 			if err != nil {
 				return err
 			}
@@ -133,6 +138,7 @@ in GitHub Actions).`,
 // runAppsChanged selects the apps a change can affect.
 func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Source, opts apps.Options, output string, explain, ghOutput bool) error {
 	var trees [2]string
+	var fsys [2]fs.FS
 	var results [2]*apps.Result
 	for i, s := range []struct {
 		name string
@@ -144,7 +150,10 @@ func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Sou
 		}
 		defer cleanup()
 		trees[i] = root
-		if results[i], err = apps.Discover(os.DirFS(root), opts); err != nil {
+		if fsys[i], err = verify.TreeFS(root); err != nil {
+			return err
+		}
+		if results[i], err = apps.Discover(fsys[i], opts); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
@@ -152,7 +161,7 @@ func runAppsChanged(ctx context.Context, stdout io.Writer, base, head verify.Sou
 	if err != nil {
 		return err
 	}
-	sel := apps.Affected(os.DirFS(trees[0]), os.DirFS(trees[1]), results[0], results[1], files)
+	sel := apps.Affected(fsys[0], fsys[1], results[0], results[1], files)
 	switch output {
 	case "json":
 		enc := json.NewEncoder(stdout)
